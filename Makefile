@@ -1,0 +1,38 @@
+# clickstream: `make run` sets up and runs the pipeline on the bundled sample;
+# `make test` sets up and runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WAREHOUSE ?= build/warehouse
+SAMPLE ?= data/sample
+
+.PHONY: setup run test package clean check-java
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python 3.10+ is required ($(PYTHON) is older)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	  echo "Java not found: install Java 17+ (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME"; exit 2; }
+
+# The sample is mostly anomalies on purpose (15 of its 28 records are rejected),
+# hence the higher --max-reject-rate.
+run: setup check-java
+	rm -rf $(WAREHOUSE)
+	./spark-submit.sh events --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample-run --max-reject-rate 0.6
+	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
+
+test: setup check-java
+	$(PY) -m pytest
+
+package: setup
+	$(PY) libs/build_zip.py libs dist/clickstream.zip
+
+clean:
+	rm -rf build dist .pytest_cache spark-warehouse metastore_db derby.log

@@ -1,0 +1,23 @@
+"""Entry point of the `events` job: raw event lines -> events and rejects tables.
+
+    ./spark-submit.sh events --input <file|dir|glob|URI> --warehouse <dir|URI> [--source hipages]
+                             [--max-reject-rate 0.05] [--run-id ID]
+"""
+import os
+import sys
+
+from clickstream import cli, events
+
+CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+
+
+def main(argv):
+    cfg = events.parse_args(argv, CONF_DIR)
+    from clickstream.session import build_session
+
+    spark = build_session("clickstream-events")
+    return events.run(spark, cfg).exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(cli.guarded(main, sys.argv[1:], "events"))

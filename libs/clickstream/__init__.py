@@ -1,0 +1,3 @@
+"""clickstream: raw web-event lines to validated, partitioned Delta Lake tables."""
+
+__version__ = "0.1.0"

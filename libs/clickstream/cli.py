@@ -1,0 +1,66 @@
+"""Command-line plumbing shared by the jobs: one-line errors and documented exit codes.
+
+Exit codes: 0 success; 1 anything unexpected; 2 bad arguments, a bad profile, or an
+input path that matches nothing; 3 the reject rate is above --max-reject-rate.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+from clickstream.errors import UsageError
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_REJECT_RATE = 0, 1, 2, 3
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument raises UsageError instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def run_id(value: str | None = None) -> str:
+    """Validate a --run-id, or make one: '20261123T145256Z-3f2a1c'."""
+    if value is None:
+        import secrets
+
+        return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    if not _RUN_ID.match(value):
+        raise UsageError(f"bad --run-id {value!r}: use letters, digits, '.', '_' or '-' (at most 128)")
+    return value
+
+
+def fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction between 0 and 1")
+    return number
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def guarded(main, argv, prog: str) -> int:
+    """Run `main(argv)`; turn a UsageError into one line on stderr and exit code 2."""
+    setup_logging()
+    try:
+        return main(argv)
+    except UsageError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - the last line of defence: log and exit 1
+        if "Java gateway process exited" in str(err) or "JAVA_GATEWAY_EXITED" in str(err):
+            print(f"{prog}: error: Spark could not start a JVM; install Java 17+ "
+                  "(Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless)", file=sys.stderr)
+            return EXIT_UNEXPECTED
+        logging.getLogger(prog).exception("%s failed", prog)
+        return EXIT_UNEXPECTED

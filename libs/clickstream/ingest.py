@@ -1,0 +1,222 @@
+"""Transforms of the events job: raw lines -> classified lines, `DataFrame -> DataFrame`.
+
+Composed with `DataFrame.transform`:
+
+    raw.transform(with_json_fields, profile.fields)
+       .transform(with_event_columns, profile.timestamp_formats, profile.timezone)
+       .transform(with_reject_reason, profile.required)
+       .transform(with_dedup_status, existing_events)
+
+Each line ends with a `status` (`blank`, `rejected`, `new` or `duplicate`) and, when
+rejected, one `reason`. Nothing is dropped: every line read is in the output.
+"""
+from __future__ import annotations
+
+from functools import reduce
+
+import pyspark.sql.functions as F
+import pyspark.sql.types as T
+from pyspark.sql import Column, DataFrame, Window
+
+from clickstream import columns as C
+from clickstream.profile import OPTIONAL, REQUIRABLE, Field
+
+# Spark's JSON reader is lenient by default; these make it accept only real JSON.
+JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": "_corrupt",
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+    "allowUnquotedFieldNames": "false",
+    "allowComments": "false",
+    "allowNumericLeadingZeros": "false",
+    "allowBackslashEscapingAnyCharacter": "false",
+    "allowUnquotedControlChars": "false",
+}
+_OBJECT_TEXT = f"^{C.WS}*\\{{.*\\}}{C.WS}*$"
+_JSON_NUMBER = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+
+LINE_COLUMNS = ["value", "source_file", "line_order"]
+TEXT_FIELDS = [c for c in REQUIRABLE + OPTIONAL]
+# The columns that make two copies of an event identical (lineage excluded).
+CANONICAL_COLUMNS = [
+    "event_id", "user_id", "session_id", "time_stamp",
+    "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
+]
+REASONS = (
+    "malformed_json",
+    *(f"missing_{c}" for c in REQUIRABLE),
+    "bad_timestamp",
+    "bad_url",
+    "conflicting_duplicate",
+)
+
+
+def _nested_schema(paths: dict[tuple[str, ...], T.DataType]) -> T.StructType:
+    """StructType holding each path, e.g. {('user','id'): string} -> user struct<id string>."""
+    tree: dict = {}
+    for path, leaf in paths.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = leaf
+
+    def build(node: dict) -> T.StructType:
+        return T.StructType([
+            T.StructField(k, build(v) if isinstance(v, dict) else v, True) for k, v in node.items()
+        ])
+
+    return build(tree)
+
+
+def _at(col: Column, path: tuple[str, ...]) -> Column:
+    return reduce(lambda c, key: c.getField(key), path, col)
+
+
+def _probe_is_null(line: Column, path: tuple[str, ...], leaf: T.DataType) -> Column:
+    """True unless the JSON value at `path` converts to `leaf` (a full parse of the line)."""
+    probe = F.from_json(line, _nested_schema({path: leaf}), JSON_OPTIONS)
+    return _at(probe, path).isNull()
+
+
+def json_typed_text(line: Column, text: Column, path: tuple[str, ...], types: tuple[str, ...]) -> Column:
+    """The text of the JSON value at `path` when its JSON type is one of `types`, else NULL.
+
+    `text` is Spark's StringType rendering of that value: a string's content, or the
+    JSON text of a number, boolean, object or array. Only values that could be either
+    a string or another type ('{..}', '[..]', 'true', '12') are parsed again to tell
+    which, so clean rows cost one parse.
+    ('{"url": {}}', '{}', ('url',), ('string',)) -> NULL; ('{"id": 5}', '5', ('id',), ('string', 'number')) -> '5'
+    """
+    looks_object = text.startswith("{")
+    looks_array = text.startswith("[")
+    looks_boolean = text.isin("true", "false")
+    is_string_or_ok = (
+        F.when(looks_object, _probe_is_null(line, path, T.MapType(T.StringType(), T.StringType())))
+        .when(looks_array, _probe_is_null(line, path, T.ArrayType(T.StringType())))
+        .when(looks_boolean, _probe_is_null(line, path, T.BooleanType()))
+    )
+    if "number" not in types:
+        is_string_or_ok = is_string_or_ok.when(
+            text.rlike(_JSON_NUMBER), _probe_is_null(line, path, T.DoubleType())
+        )
+    return F.when(is_string_or_ok.otherwise(F.lit(True)), text)
+
+
+def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
+    """Parse each JSON line once and extract the profile's fields as canonical text columns.
+
+    Adds `is_blank`, `is_malformed` and one text column per canonical field
+    (`timestamp` as `timestamp_text`). A value of an unexpected JSON type counts as
+    absent. Text is trimmed and an empty value is NULL; `url` keeps the URL as sent.
+    A line is malformed unless it is exactly one valid JSON object.
+    """
+    leaves = {f.path: T.StringType() for f in fields.values()}
+    schema = _nested_schema(leaves).add("_corrupt", T.StringType())
+    line = F.col("value")
+    parsed = F.from_json(line, schema, JSON_OPTIONS)
+    # A field of the wrong container type (e.g. "user": "x") also sets `_corrupt`;
+    # only lines that fail a schema-free parse are malformed.
+    syntax_error = F.from_json(line, T.MapType(T.StringType(), T.StringType()), JSON_OPTIONS).isNull()
+    is_malformed = ~line.rlike(_OBJECT_TEXT) | F.when(
+        parsed.getField("_corrupt").isNotNull(), syntax_error
+    ).otherwise(F.lit(False))
+    out = []
+    for canon in TEXT_FIELDS:
+        name = "timestamp_text" if canon == "timestamp" else canon
+        field = fields.get(canon)
+        if field is None:
+            out.append(F.lit(None).cast("string").alias(name))
+            continue
+        text = json_typed_text(line, _at(parsed, field.path), field.path, field.types)
+        out.append((text if canon == "url" else C.clean_text(text)).alias(name))
+    return (
+        df.withColumn("is_blank", C.is_blank(line))
+        .select(*LINE_COLUMNS, "is_blank", F.when(~F.col("is_blank"), is_malformed).alias("is_malformed"), *out)
+    )
+
+
+def with_event_columns(df: DataFrame, timestamp_formats, timezone: str) -> DataFrame:
+    """Derive the event's columns: `time_stamp` (UTC), `event_date`, URL host and levels.
+
+    Values that cannot be derived are NULL (`time_stamp` for a bad timestamp,
+    `url_host_valid` false for a bad URL); `with_reject_reason` names them.
+    """
+    host = C.url_host(F.col("url"))
+    path = C.url_path(F.col("url"))
+    is_valid_host = C.is_valid_host(host)
+    time_stamp = C.parse_timestamp(F.col("timestamp_text"), tuple(timestamp_formats), timezone)
+    return df.select(
+        *df.columns,
+        time_stamp.alias("time_stamp"),
+        F.to_date(time_stamp).alias("event_date"),
+        is_valid_host.alias("has_valid_host"),
+        F.when(is_valid_host, C.url_level1(host)).alias("url_level1"),
+        F.when(is_valid_host, C.path_segment(path, 1)).alias("url_level2"),
+        F.when(is_valid_host, C.path_segment(path, 2)).alias("url_level3"),
+    )
+
+
+def with_reject_reason(df: DataFrame, required: tuple[str, ...]) -> DataFrame:
+    """Name the first rule a non-blank line breaks, in the documented order; NULL if none.
+
+    malformed_json, missing_<field> (required fields, in REQUIRABLE order),
+    bad_timestamp, bad_url. A blank line gets no reason: it is not a record.
+    """
+    reason = F.when(F.col("is_blank"), F.lit(None)).when(F.col("is_malformed"), F.lit("malformed_json"))
+    for canon in REQUIRABLE:
+        if canon in required:
+            column = "timestamp_text" if canon == "timestamp" else canon
+            reason = reason.when(C.clean_text(F.col(column)).isNull(), F.lit(f"missing_{canon}"))
+    has_url = C.clean_text(F.col("url")).isNotNull()
+    reason = (
+        reason.when(F.col("time_stamp").isNull(), F.lit("bad_timestamp"))
+        .when(has_url & ~F.col("has_valid_host"), F.lit("bad_url"))
+    )
+    return df.select(*df.columns, reason.alias("reason"))
+
+
+def _same(left: list[Column], right: list[Column]) -> Column:
+    return reduce(lambda acc, pair: acc & pair[0].eqNullSafe(pair[1]), zip(left, right), F.lit(True))
+
+
+def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:
+    """Give every line a `status`: blank, rejected, new or duplicate.
+
+    Among lines with no reason, an event whose key is already in `existing` is a
+    duplicate when all CANONICAL_COLUMNS equal the stored copy, else it is rejected as
+    `conflicting_duplicate`: the stored copy wins. A key new to the table keeps its
+    first copy by (source_file, line_order) as `new`; later copies are duplicates when
+    identical to that first copy and conflicting otherwise.
+    """
+    is_candidate = F.col("reason").isNull() & ~F.col("is_blank")
+    prev = existing.select(*[F.col(c).alias(f"_prev_{c}") for c in CANONICAL_COLUMNS])
+    joined = df.withColumn("_key", F.when(is_candidate, F.col(key))).join(
+        prev, on=F.col("_key") == F.col(f"_prev_{key}"), how="left"
+    )
+    first_copy = (
+        Window.partitionBy("_key")
+        .orderBy("source_file", "line_order")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    first = F.first(F.struct(*CANONICAL_COLUMNS)).over(first_copy)
+    current = [F.col(c) for c in CANONICAL_COLUMNS]
+    is_stored = F.col(f"_prev_{key}").isNotNull()
+    same_as_stored = _same(current, [F.col(f"_prev_{c}") for c in CANONICAL_COLUMNS])
+    same_as_first = _same(current, [first.getField(c) for c in CANONICAL_COLUMNS])
+    is_first = F.row_number().over(first_copy) == 1
+    is_duplicate = F.when(is_stored, same_as_stored).when(is_first, F.lit(False)).otherwise(same_as_first)
+    is_new = ~is_stored & is_first
+    status = (
+        F.when(F.col("is_blank"), F.lit("blank"))
+        .when(~is_candidate, F.lit("rejected"))
+        .when(is_new, F.lit("new"))
+        .when(is_duplicate, F.lit("duplicate"))
+        .otherwise(F.lit("rejected"))
+    )
+    reason = F.when(is_candidate & ~is_new & ~is_duplicate, F.lit("conflicting_duplicate")).otherwise(
+        F.col("reason")
+    )
+    return joined.select(
+        *[c for c in df.columns if c != "reason"], status.alias("status"), reason.alias("reason")
+    )

@@ -1,0 +1,49 @@
+"""The one place where the JVM packages are pinned, per Spark minor version.
+
+`spark-submit.sh` passes these with `--packages`; the test session sets them as
+`spark.jars.packages`. Each Delta artifact is built for one Spark minor version
+(and Scala version), so the pin follows the installed pyspark.
+
+delta-spark 4.4.1 is on PyPI but its JVM artifact is not on Maven Central, so
+4.4.0 is the newest Delta that `--packages` can fetch for Spark 4.2.
+
+Run `python -m clickstream.packages` to print the list for the installed Spark.
+"""
+from __future__ import annotations
+
+import sys
+
+DELTA = {
+    "3.5": "io.delta:delta-spark_2.12:3.3.2",
+    "4.0": "io.delta:delta-spark_4.0_2.13:4.4.0",
+    "4.1": "io.delta:delta-spark_4.1_2.13:4.4.0",
+    "4.2": "io.delta:delta-spark_4.2_2.13:4.4.0",
+}
+
+
+def spark_minor(version: str) -> str:
+    """'4.2.0' -> '4.2'."""
+    return ".".join(version.split(".")[:2])
+
+
+def jvm_packages(spark_version: str | None = None) -> list[str]:
+    """Maven coordinates to put on `--packages` for this Spark version."""
+    if spark_version is None:
+        import pyspark
+
+        spark_version = pyspark.__version__
+    minor = spark_minor(spark_version)
+    if minor not in DELTA:
+        raise ValueError(
+            f"no Delta Lake package pinned for Spark {spark_version}; "
+            f"supported: {', '.join(sorted(DELTA))}"
+        )
+    return [DELTA[minor]]
+
+
+if __name__ == "__main__":
+    try:
+        print(",".join(jvm_packages()))
+    except ValueError as err:
+        print(f"clickstream: {err}", file=sys.stderr)
+        sys.exit(2)

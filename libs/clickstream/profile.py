@@ -1,0 +1,125 @@
+"""Source profiles: what differs between feeds, read from `conf/sources/<name>.json`.
+
+A profile maps a feed's fields onto the canonical input fields and states the
+feed's rules (required fields, timestamp formats, source time zone). Nothing in
+the transformation code names a feed's own fields. Plain Python: validated
+before Spark does any work.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from clickstream.errors import UsageError
+
+# Canonical input fields. Those that can be required are listed in the order
+# their `missing_*` reasons apply.
+REQUIRABLE = ("event_id", "user_id", "activity", "url", "timestamp")
+OPTIONAL = ("session_id", "ip")
+# An event without these has no identity or no event_date partition.
+ALWAYS_REQUIRED = ("event_id", "timestamp")
+CANONICAL_FIELDS = REQUIRABLE + OPTIONAL
+JSON_TYPES = ("string", "number")
+FORMATS = ("json",)
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_KEY = re.compile(r"^[^.\s]+$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """Where a canonical field sits in a record, and which JSON types it accepts."""
+
+    path: tuple[str, ...]
+    types: tuple[str, ...] = ("string",)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    format: str
+    fields: dict[str, Field]
+    required: tuple[str, ...]
+    timestamp_formats: tuple[str, ...]
+    timezone: str
+
+
+def profile_path(conf_dir: str | Path, name: str) -> Path:
+    if not _NAME.match(name):
+        raise UsageError(f"bad --source {name!r}: use letters, digits, '_', '.' or '-'")
+    return Path(conf_dir) / "sources" / f"{name}.json"
+
+
+def available(conf_dir: str | Path) -> list[str]:
+    return sorted(p.stem for p in (Path(conf_dir) / "sources").glob("*.json"))
+
+
+def load_profile(conf_dir: str | Path, name: str) -> Profile:
+    """Read and validate `conf/sources/<name>.json`; UsageError names what is wrong."""
+    path = profile_path(conf_dir, name)
+    if not path.is_file():
+        known = ", ".join(available(conf_dir)) or "none"
+        raise UsageError(f"unknown source profile {name!r}: no {path} (available: {known})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UsageError(f"source profile {path} is not valid JSON: {err}") from None
+    return parse_profile(raw, str(path))
+
+
+def parse_profile(raw: dict, where: str = "profile") -> Profile:
+    def fail(msg: str) -> UsageError:
+        return UsageError(f"{where}: {msg}")
+
+    if not isinstance(raw, dict):
+        raise fail("must be a JSON object")
+    fmt = raw.get("format", "json")
+    if fmt not in FORMATS:
+        raise fail(f"format {fmt!r} is not supported (supported: {', '.join(FORMATS)})")
+    fields_raw = raw.get("fields")
+    if not isinstance(fields_raw, dict) or not fields_raw:
+        raise fail("'fields' must map canonical fields to {\"path\": ...}")
+    fields = {}
+    for canon, spec in fields_raw.items():
+        if canon not in CANONICAL_FIELDS:
+            raise fail(f"unknown canonical field {canon!r} (known: {', '.join(CANONICAL_FIELDS)})")
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        path = spec.get("path") if isinstance(spec, dict) else None
+        if not isinstance(path, str) or not all(_KEY.match(k) for k in path.split(".")):
+            raise fail(f"field {canon!r} needs a 'path' such as \"user.id\"")
+        types = tuple(spec.get("types", ["string"]))
+        if not types or any(t not in JSON_TYPES for t in types):
+            raise fail(f"field {canon!r}: 'types' must be a list of {', '.join(JSON_TYPES)}")
+        fields[canon] = Field(tuple(path.split(".")), types)
+    paths = {f.path for f in fields.values()}
+    for p in paths:
+        if any(p[:i] in paths for i in range(1, len(p))):
+            raise fail(f"path {'.'.join(p)!r} sits inside another mapped field")
+    required = tuple(raw.get("required", REQUIRABLE))
+    for canon in required:
+        if canon not in REQUIRABLE:
+            raise fail(f"{canon!r} cannot be required (requirable: {', '.join(REQUIRABLE)})")
+        if canon not in fields:
+            raise fail(f"required field {canon!r} has no mapping in 'fields'")
+    for canon in ALWAYS_REQUIRED:
+        if canon not in required:
+            raise fail(f"{canon!r} must be required: every event needs it")
+    formats = raw.get("timestamp_formats")
+    if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
+        raise fail("'timestamp_formats' must be a non-empty list of Spark datetime patterns")
+    tz = raw.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise fail(f"unknown timezone {tz!r}: use an IANA name such as 'Australia/Sydney'") from None
+    return Profile(
+        name=str(raw.get("name", "")),
+        format=fmt,
+        fields=fields,
+        required=tuple(c for c in REQUIRABLE if c in required),
+        timestamp_formats=tuple(formats),
+        timezone=tz,
+    )

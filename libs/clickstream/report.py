@@ -1,0 +1,102 @@
+"""The run report: what a run read, wrote and rejected, written to `_runs/<run_id>.json`.
+
+It proves that no line disappeared: records = events_written + rejected + duplicates,
+and every line read is a record or a blank line.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import pyspark.sql.functions as F
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream import cli, fs
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    job: str
+    source: str
+    input: str
+    warehouse: str
+    input_files: list[str]
+    started_at: str
+    max_reject_rate: float
+    records: int = 0
+    events_written: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    blank_lines: int = 0
+    partitions_written: list[str] = field(default_factory=list)
+    status: str = "succeeded"
+    events_commit: dict | None = None
+    duration_s: float = 0.0
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def reject_rate(self) -> float:
+        return self.rejected_total / self.records if self.records else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return cli.EXIT_REJECT_RATE if self.status == "failed_reject_rate" else cli.EXIT_OK
+
+    def check_arithmetic(self) -> None:
+        accounted = self.events_written + self.rejected_total + self.duplicates
+        if accounted != self.records:
+            raise RuntimeError(
+                f"records ({self.records}) != events_written ({self.events_written}) + "
+                f"rejected ({self.rejected_total}) + duplicates ({self.duplicates})"
+            )
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["rejected_total"] = self.rejected_total
+        out["reject_rate"] = round(self.reject_rate, 6)
+        return out
+
+    def summary_line(self) -> str:
+        reasons = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
+        return (
+            f"{self.job} run_id={self.run_id} status={self.status} files={len(self.input_files)} "
+            f"records={self.records} events_written={self.events_written} "
+            f"rejected={self.rejected_total} ({reasons}) duplicates={self.duplicates} "
+            f"blank_lines={self.blank_lines} partitions_written={len(self.partitions_written)} "
+            f"duration_s={self.duration_s}"
+        )
+
+
+def count_statuses(classified: DataFrame) -> dict:
+    """Counts by status and reason, and the event dates of new events (a small aggregate)."""
+    new_date = F.when(F.col("status") == "new", F.date_format("event_date", "yyyy-MM-dd"))
+    rows = classified.groupBy("status", "reason", new_date.alias("date")).count().collect()
+    counts = {"records": 0, "events_written": 0, "rejected": {}, "duplicates": 0, "blank_lines": 0}
+    dates = set()
+    for row in rows:
+        n = row["count"]
+        if row["status"] == "blank":
+            counts["blank_lines"] += n
+            continue
+        counts["records"] += n
+        if row["status"] == "new":
+            counts["events_written"] += n
+            dates.add(row["date"])
+        elif row["status"] == "duplicate":
+            counts["duplicates"] += n
+        elif row["status"] == "rejected":
+            counts["rejected"][row["reason"]] = counts["rejected"].get(row["reason"], 0) + n
+        else:
+            raise RuntimeError(f"line with unknown status {row['status']!r}")
+    counts["partitions_written"] = sorted(dates)
+    return counts
+
+
+def write(spark: SparkSession, warehouse: str, rep: RunReport) -> str:
+    path = fs.join(warehouse, "_runs", f"{rep.run_id}.json")
+    fs.write_text(spark, path, json.dumps(rep.to_dict(), indent=2, sort_keys=True) + "\n")
+    return path

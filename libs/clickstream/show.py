@@ -1,0 +1,39 @@
+"""The `show` job: where the warehouse's tables are, how big, and their first rows."""
+from __future__ import annotations
+
+import pyspark.sql.functions as F
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from clickstream import cli, fs
+
+# Table name -> the columns that order its rows for display.
+TABLES = {
+    "events": ["time_stamp", "event_id"],
+    "rejects": ["source_file", "reason", "raw"],
+}
+
+
+def parse_args(argv):
+    parser = cli.ArgumentParser(prog="show", description="Show the warehouse's tables.")
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--table", action="append", choices=sorted(TABLES),
+                        help="table to show (repeatable; default: all that exist)")
+    parser.add_argument("--rows", type=int, default=5)
+    return parser.parse_args(argv)
+
+
+def run(spark: SparkSession, args) -> int:
+    warehouse = fs.qualify(spark, args.warehouse)
+    for name in args.table or list(TABLES):
+        path = fs.join(warehouse, name)
+        if not DeltaTable.isDeltaTable(spark, path):
+            print(f"{name}: no table at {path}")
+            continue
+        df = spark.read.format("delta").load(path)
+        version = DeltaTable.forPath(spark, path).history(1).first()["version"]
+        print(f"\n{name}: {df.count()} rows, Delta version {version}, at {path}")
+        df.orderBy(*[F.col(c) for c in TABLES[name]]).show(args.rows, truncate=60)
+    print(f'Query with Spark:  spark.read.format("delta").load("{fs.join(warehouse, "events")}")')
+    print(f'Query with Python: deltalake.DeltaTable("{fs.join(warehouse, "events")}").to_pandas()')
+    return cli.EXIT_OK
