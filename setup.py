@@ -20,6 +20,7 @@ setup(
             "pytest>=8,<10",
             "chispa>=0.10,<0.13",
             "deltalake>=0.25,<2",
+            "pyarrow>=15",
         ],
     },
 )

@@ -32,9 +32,13 @@ fi
 
 # Split: spark-submit options, then the job name, then the job's own options.
 SPARK_OPTS=()
+DRIVER_JAVA_OPTS=""
 JOB=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --driver-java-options) [[ $# -ge 2 ]] || die "--driver-java-options needs a value"
+        DRIVER_JAVA_OPTS="$2"; shift 2 ;;
+    --driver-java-options=*) DRIVER_JAVA_OPTS="${1#*=}"; shift ;;
     --verbose|-v|--supervise) SPARK_OPTS+=("$1"); shift ;;
     --*=*) SPARK_OPTS+=("$1"); shift ;;
     -*) [[ $# -ge 2 ]] || die "spark-submit option $1 needs a value"
@@ -58,7 +62,15 @@ for opt in "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}"; do
   [[ "$opt" == --master || "$opt" == --master=* ]] && HAS_MASTER=1
 done
 DEFAULTS=()
-[[ $HAS_MASTER -eq 1 ]] || DEFAULTS+=(--master "local[*]")
+if [[ $HAS_MASTER -eq 0 ]]; then
+  # Local mode: one machine's cores. Spark's 200 shuffle partitions and Delta's 50
+  # log-replay partitions are sized for clusters and cost seconds per step here
+  # (AQE still coalesces small shuffles). Any --conf you pass wins over these.
+  CORES="$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)"
+  DEFAULTS+=(--master "local[*]"
+    --conf "spark.sql.shuffle.partitions=$((CORES * 4))"
+    --conf "spark.databricks.delta.snapshotPartitions=$CORES")
+fi
 PACKAGES="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.packages)" || exit 2
 
 exec "$SUBMIT" \
@@ -67,7 +79,7 @@ exec "$SUBMIT" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf spark.sql.session.timeZone=UTC \
-  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties" \
+  --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties $DRIVER_JAVA_OPTS" \
   --conf spark.pyspark.python="$PY" \
   --py-files "$ZIP" \
   "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" \

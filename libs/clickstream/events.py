@@ -19,7 +19,7 @@ import pyspark.sql.functions as F
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, fs, ingest, report, tables
+from clickstream import cli, csv_export, fs, ingest, report, tables
 from clickstream.profile import Profile, load_profile
 
 log = logging.getLogger("clickstream.events")
@@ -33,6 +33,7 @@ class EventsConfig:
     source: str = "hipages"
     max_reject_rate: float = 0.05
     run_id: str = ""
+    csv: str | None = None
 
 
 def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
@@ -44,6 +45,7 @@ def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
     parser.add_argument("--max-reject-rate", type=cli.fraction, default=0.05,
                         help="fail with exit 3, committing no events, above this rejected/records (default: 0.05)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
+    parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir, help=f"configuration root (default: {conf_dir})")
     args = parser.parse_args(argv)
     return EventsConfig(
@@ -53,6 +55,7 @@ def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
         source=args.source,
         max_reject_rate=args.max_reject_rate,
         run_id=cli.run_id(args.run_id),
+        csv=args.csv,
     )
 
 
@@ -118,6 +121,9 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
         )
         with tables.commit_metadata(spark, **metadata):
             tables.replace_rejects(rejects_path, rejects, files)
+        if cfg.csv and rep.status == "succeeded":
+            added = classified.filter(F.col("status") == "new").select(*csv_export.USER_WEB_HITS)
+            rep.csv = csv_export.write_csv(spark, added, cfg.csv)
     finally:
         classified.unpersist()
     rep.duration_s = round(time.time() - started, 3)

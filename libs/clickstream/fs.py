@@ -2,6 +2,7 @@
 and `s3a://` URIs all work the same way (the JVM side of the session does the I/O)."""
 from __future__ import annotations
 
+import json
 import posixpath
 
 from pyspark.sql import SparkSession
@@ -63,5 +64,29 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         out.close()
 
 
+def write_json(spark: SparkSession, uri: str, data: dict) -> None:
+    """Write a run report or another small JSON document."""
+    write_text(spark, uri, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
 def join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts)
+
+
+def move_single_part(spark: SparkSession, directory: str, target: str, suffix: str) -> None:
+    """Move the one `part-*<suffix>` file Spark wrote in `directory` to `target`, then
+    delete `directory`. `target` is replaced."""
+    dir_path, fs = _path(spark, directory)
+    parts = [s.getPath() for s in fs.listStatus(dir_path)
+             if s.getPath().getName().startswith("part-") and s.getPath().getName().endswith(suffix)]
+    if len(parts) != 1:
+        raise RuntimeError(f"expected one {suffix} part file in {directory}, found {len(parts)}")
+    target_path, target_fs = _path(spark, target)
+    if target_fs.exists(target_path):
+        target_fs.delete(target_path, False)
+    parent = target_path.getParent()
+    if parent is not None:
+        target_fs.mkdirs(parent)
+    if not fs.rename(parts[0], target_path):
+        raise RuntimeError(f"could not move {parts[0].toString()} to {target}")
+    fs.delete(dir_path, True)

@@ -34,6 +34,8 @@ JSON_OPTIONS = {
     "allowUnquotedControlChars": "false",
 }
 _OBJECT_TEXT = f"^{C.WS}*\\{{.*\\}}{C.WS}*$"
+_AFTER_CLOSING_BRACE = f"\\}}{C.WS}*[^ \\t\\r\\n,}}\\]]"
+_ARRAY_OF_OBJECTS = T.ArrayType(T.StructType([]))
 _JSON_NUMBER = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 LINE_COLUMNS = ["value", "source_file", "line_order"]
@@ -73,34 +75,45 @@ def _at(col: Column, path: tuple[str, ...]) -> Column:
     return reduce(lambda c, key: c.getField(key), path, col)
 
 
-def _probe_is_null(line: Column, path: tuple[str, ...], leaf: T.DataType) -> Column:
-    """True unless the JSON value at `path` converts to `leaf` (a full parse of the line)."""
-    probe = F.from_json(line, _nested_schema({path: leaf}), JSON_OPTIONS)
-    return _at(probe, path).isNull()
+# Types that accept exactly one JSON kind: an object, an array, a boolean, a number.
+_KIND_PROBES = {
+    "object": T.MapType(T.StringType(), T.StringType()),
+    "array": T.ArrayType(T.StringType()),
+    "boolean": T.BooleanType(),
+    "number": T.DoubleType(),
+}
 
 
-def json_typed_text(line: Column, text: Column, path: tuple[str, ...], types: tuple[str, ...]) -> Column:
+def kind_probes(line: Column, paths) -> dict[str, Column]:
+    """One parse per JSON kind that types every path as that kind: the value at a path
+    is of that kind iff it is non-NULL there (a mismatch nulls only that field)."""
+    return {
+        kind: F.from_json(line, _nested_schema({p: leaf for p in paths}), JSON_OPTIONS)
+        for kind, leaf in _KIND_PROBES.items()
+    }
+
+
+def json_typed_text(text: Column, path: tuple[str, ...], types: tuple[str, ...], probes: dict[str, Column]) -> Column:
     """The text of the JSON value at `path` when its JSON type is one of `types`, else NULL.
 
     `text` is Spark's StringType rendering of that value: a string's content, or the
     JSON text of a number, boolean, object or array. Only values that could be either
-    a string or another type ('{..}', '[..]', 'true', '12') are parsed again to tell
-    which, so clean rows cost one parse.
-    ('{"url": {}}', '{}', ('url',), ('string',)) -> NULL; ('{"id": 5}', '5', ('id',), ('string', 'number')) -> '5'
+    a string or another kind ('{..}', '[..]', 'true', '12') look at the `probes`
+    (see `kind_probes`), so clean rows cost one parse.
+    '{}' from {"url": {}} with types ('string',) -> NULL; '5' from {"id": 5} with
+    types ('string', 'number') -> '5'; '{}' from {"url": "{}"} -> '{}'.
     """
-    looks_object = text.startswith("{")
-    looks_array = text.startswith("[")
-    looks_boolean = text.isin("true", "false")
-    is_string_or_ok = (
-        F.when(looks_object, _probe_is_null(line, path, T.MapType(T.StringType(), T.StringType())))
-        .when(looks_array, _probe_is_null(line, path, T.ArrayType(T.StringType())))
-        .when(looks_boolean, _probe_is_null(line, path, T.BooleanType()))
+    def is_not(kind: str) -> Column:
+        return _at(probes[kind], path).isNull()
+
+    is_accepted = (
+        F.when(text.startswith("{"), is_not("object"))
+        .when(text.startswith("["), is_not("array"))
+        .when(text.isin("true", "false"), is_not("boolean"))
     )
     if "number" not in types:
-        is_string_or_ok = is_string_or_ok.when(
-            text.rlike(_JSON_NUMBER), _probe_is_null(line, path, T.DoubleType())
-        )
-    return F.when(is_string_or_ok.otherwise(F.lit(True)), text)
+        is_accepted = is_accepted.when(text.rlike(_JSON_NUMBER), is_not("number"))
+    return F.when(is_accepted.otherwise(F.lit(True)), text)
 
 
 def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
@@ -115,12 +128,16 @@ def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
     schema = _nested_schema(leaves).add("_corrupt", T.StringType())
     line = F.col("value")
     parsed = F.from_json(line, schema, JSON_OPTIONS)
-    # A field of the wrong container type (e.g. "user": "x") also sets `_corrupt`;
-    # only lines that fail a schema-free parse are malformed.
-    syntax_error = F.from_json(line, T.MapType(T.StringType(), T.StringType()), JSON_OPTIONS).isNull()
-    is_malformed = ~line.rlike(_OBJECT_TEXT) | F.when(
-        parsed.getField("_corrupt").isNotNull(), syntax_error
-    ).otherwise(F.lit(False))
+    # Spark's parser stops after the first object, so '{..}{..}' and '{..} x' parse.
+    # Wrapped in '[..]' such a line is invalid, and '{..},{..}' is an array of two.
+    # That strict parse runs only where it can matter: when the lenient parse failed
+    # (which a field of the wrong container type, e.g. "user": "x", also causes) or a
+    # '}' is followed by anything but ',', '}', ']' or the end.
+    wrapped = F.from_json(F.concat(F.lit("["), line, F.lit("]")), _ARRAY_OF_OBJECTS, JSON_OPTIONS)
+    is_one_object = F.coalesce(F.size(wrapped) == 1, F.lit(False))
+    needs_strict_check = parsed.getField("_corrupt").isNotNull() | line.rlike(_AFTER_CLOSING_BRACE)
+    is_malformed = ~line.rlike(_OBJECT_TEXT) | F.when(needs_strict_check, ~is_one_object).otherwise(F.lit(False))
+    probes = kind_probes(line, [f.path for f in fields.values()])
     out = []
     for canon in TEXT_FIELDS:
         name = "timestamp_text" if canon == "timestamp" else canon
@@ -128,7 +145,7 @@ def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
         if field is None:
             out.append(F.lit(None).cast("string").alias(name))
             continue
-        text = json_typed_text(line, _at(parsed, field.path), field.path, field.types)
+        text = json_typed_text(_at(parsed, field.path), field.path, field.types, probes)
         out.append((text if canon == "url" else C.clean_text(text)).alias(name))
     return (
         df.withColumn("is_blank", C.is_blank(line))

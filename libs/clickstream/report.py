@@ -5,7 +5,6 @@ and every line read is a record or a blank line.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 import pyspark.sql.functions as F
@@ -32,6 +31,7 @@ class RunReport:
     partitions_written: list[str] = field(default_factory=list)
     status: str = "succeeded"
     events_commit: dict | None = None
+    csv: str | None = None
     duration_s: float = 0.0
 
     @property
@@ -98,5 +98,5 @@ def count_statuses(classified: DataFrame) -> dict:
 
 def write(spark: SparkSession, warehouse: str, rep: RunReport) -> str:
     path = fs.join(warehouse, "_runs", f"{rep.run_id}.json")
-    fs.write_text(spark, path, json.dumps(rep.to_dict(), indent=2, sort_keys=True) + "\n")
+    fs.write_json(spark, path, rep.to_dict())
     return path

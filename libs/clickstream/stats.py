@@ -1,0 +1,37 @@
+"""Transforms of the `hourly_stats` job: events -> one row per hourly bucket and grain."""
+from __future__ import annotations
+
+import pyspark.sql.functions as F
+from pyspark.sql import DataFrame
+
+# Event columns that may be added to the grain with --dimensions.
+DIMENSIONS = ("url_level2", "url_level3")
+
+
+def grain(dimensions: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The group-by columns, in output order: ['time_bucket', 'url_level1', *dimensions, 'activity']."""
+    return ["time_bucket", "url_level1", *dimensions, "activity"]
+
+
+def with_time_bucket(events: DataFrame) -> DataFrame:
+    """Add `time_bucket`, the `yyyyMMddHH` of the event's UTC hour:
+    2017-02-02 20:22:00 -> '2017020220'. Needs the session time zone UTC."""
+    return events.select(*events.columns, F.date_format("time_stamp", "yyyyMMddHH").alias("time_bucket"))
+
+
+def hourly_stats(events: DataFrame, dimensions: tuple[str, ...] | list[str] = ()) -> DataFrame:
+    """Events per (hour, url_level1, *dimensions, activity): `activity_count`, the number of
+    events, and `user_count`, the exact number of distinct user_id. Hours without events
+    have no rows. `event_date` (the partition) is the UTC date of the bucket."""
+    keys = grain(dimensions)
+    return (
+        events.transform(with_time_bucket)
+        .groupBy("event_date", *keys)
+        .agg(F.count(F.lit(1)).alias("activity_count"), F.countDistinct("user_id").alias("user_count"))
+        .select(*keys, "activity_count", "user_count", "event_date")
+    )
+
+
+def table_name(dimensions: tuple[str, ...] | list[str] = ()) -> str:
+    """'hourly_stats' for the default grain, 'hourly_stats_url_level2' with url_level2."""
+    return "_".join(["hourly_stats", *dimensions])

@@ -1,0 +1,101 @@
+"""Command-line tests: the real entry point, `./spark-submit.sh`, as a subprocess."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from helpers import hipages_line as L
+from helpers import read_report, table_rows, write_lines
+
+# Test-only JVM flags: a short-lived driver starts faster without the C2 compiler.
+FAST = ["--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
+
+
+def submit(*args, timeout=600):
+    env = {**os.environ, "CLICKSTREAM_PYTHON": sys.executable}
+    return subprocess.run(["./spark-submit.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def error_lines(proc):
+    # spark-submit merges the Python driver's stderr into its stdout.
+    output = proc.stdout.splitlines() + proc.stderr.splitlines()
+    return [line for line in output if re.match(r"^[\w.-]+: error: ", line)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["events", "--warehouse", "/tmp/x"], "events: error: the following arguments are required: --input"),
+    (["events", "--input", "a", "--warehouse", "w", "--max-reject-rate", "2"],
+     "events: error: argument --max-reject-rate: '2' is not a fraction between 0 and 1"),
+    (["events", "--input", "a", "--warehouse", "w", "--source", "nope"],
+     "events: error: unknown source profile 'nope'"),
+    (["events", "--input", "a", "--warehouse", "w", "--run-id", "a/b"], "events: error: bad --run-id 'a/b'"),
+    (["nojob"], "spark-submit.sh: error: unknown job 'nojob'"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, message):
+    proc = submit(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert len(error_lines(proc)) == 1 and error_lines(proc)[0].startswith(message), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_input_that_matches_nothing_exits_2_naming_the_path(tmp_path):
+    proc = submit(*FAST, "events", "--input", str(tmp_path / "missing" / "*.json"), "--warehouse", str(tmp_path / "wh"))
+    assert proc.returncode == 2, proc.stderr
+    assert error_lines(proc) == [f"events: error: input path matches no files: {tmp_path}/missing/*.json"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A, A again, then B, into one warehouse through the real entry point."""
+    base = tmp_path_factory.mktemp("cli")
+    a = write_lines(base / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 10:00:00"), "{bad", "", L("a1")])
+    b = write_lines(base / "in" / "b.json", [L("b1"), L("a2", action="claim", timestamp="03/02/2017 10:00:00")])
+    wh = base / "wh"
+    procs = {}
+    for run_id, src in [("a", a), ("a-again", a), ("b", b)]:
+        procs[run_id] = submit(*FAST, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", run_id,
+                               "--max-reject-rate", "0.5")
+    return wh, procs
+
+
+def test_run_exits_0_and_reports_its_arithmetic(runs):
+    wh, procs = runs
+    assert procs["a"].returncode == 0, procs["a"].stderr
+    summary = [line for line in procs["a"].stdout.splitlines() if line.startswith("events ")]
+    assert len(summary) == 1 and "records=4 events_written=2 rejected=1 (malformed_json=1) duplicates=1 " \
+        "blank_lines=1 partitions_written=2" in summary[0]
+    report = read_report(wh, "a")
+    assert report["records"] == report["events_written"] + report["rejected_total"] + report["duplicates"] == 4
+    assert report["partitions_written"] == ["2017-02-02", "2017-02-03"]
+
+
+def test_rerun_doubles_nothing_and_a_then_b_loses_nothing(spark, runs):
+    wh, procs = runs
+    assert [procs[r].returncode for r in ("a-again", "b")] == [0, 0]
+    again = read_report(wh, "a-again")
+    assert (again["events_written"], again["duplicates"], again["rejected"]) == (0, 3, {"malformed_json": 1})
+    b = read_report(wh, "b")
+    assert (b["events_written"], b["rejected"]) == (1, {"conflicting_duplicate": 1})
+    assert table_rows(spark, wh, "events", "event_id", "run_id", "activity") == [
+        ("a1", "a", "page_view"), ("a2", "a", "page_view"), ("b1", "b", "page_view"),
+    ]
+    rejects = table_rows(spark, wh, "rejects", "reason", "run_id")
+    assert rejects == [("conflicting_duplicate", "b"), ("malformed_json", "a-again")]
+
+
+def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, tmp_path):
+    src = write_lines(tmp_path / "a.json", [L("e1"), "{bad"])
+    proc = submit(*FAST, "events", "--input", str(src), "--warehouse", str(tmp_path / "wh"), "--run-id", "r",
+                  "--max-reject-rate", "0.4")
+    assert proc.returncode == 3, proc.stderr
+    assert "status=failed_reject_rate" in proc.stdout
+    assert table_rows(spark, tmp_path / "wh", "events", "event_id") == []
+    assert table_rows(spark, tmp_path / "wh", "rejects", "reason") == [("malformed_json",)]
+    assert read_report(tmp_path / "wh", "r")["reject_rate"] == 0.5

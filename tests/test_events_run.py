@@ -1,0 +1,148 @@
+"""End-to-end tests of `events.run(spark, cfg)` on files written under tmp_path."""
+import glob
+
+import pytest
+from delta.tables import DeltaTable
+
+from clickstream import events
+from clickstream.errors import UsageError
+from conftest import SHARED_DATA
+from helpers import hipages_line as L
+from helpers import read_report, table_rows, write_lines
+
+
+def run(spark, profile, input_path, warehouse, run_id, max_reject_rate=0.5):
+    cfg = events.EventsConfig(input=str(input_path), warehouse=str(warehouse), profile=profile,
+                              run_id=run_id, max_reject_rate=max_reject_rate)
+    return events.run(spark, cfg)
+
+
+def version(spark, path):
+    return DeltaTable.forPath(spark, str(path)).history(1).first()["version"]
+
+
+UNUSUAL_URLS = {
+    "www.hipages.com.au/get_quotes_simple?search_str=sfdg": ("hipages.com.au", "get_quotes_simple", None),
+    "https://www.petpages.com.au/find/plumbers": ("petpages.com.au", "find", "plumbers"),
+    "https://www.randompages.com.au/find/electricians": ("randompages.com.au", "find", "electricians"),
+    "https://www.myhelpfulpages.com.au/articles": ("myhelpfulpages.com.au", "articles", None),
+    "https://www.somepages.com.au/find/plumbers": ("somepages.com.au", "find", "plumbers"),
+    "https://www.usefulpages.com.au/find/electricians": ("usefulpages.com.au", "find", "electricians"),
+    "www.hipages.com.au/articles": ("hipages.com.au", "articles", None),
+    "hipages.com.au/connect/sfelectrics/service/190625": ("hipages.com.au", "connect", "sfelectrics"),
+    "www.hipages.com.au/photos/bathrooms": ("hipages.com.au", "photos", "bathrooms"),
+    "http://www.hipages.com.au/find/electricians": ("hipages.com.au", "find", "electricians"),
+    "w3.hipages.com.au/articles": ("w3.hipages.com.au", "articles", None),
+}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "source_event_data.json").exists(),
+                    reason="../shared/data/hipages/source_event_data.json is not beside this checkout")
+def test_real_sample(spark, hipages_profile, tmp_path):
+    rep = run(spark, hipages_profile, SHARED_DATA / "source_event_data.json", tmp_path / "wh", "real")
+    assert (rep.records, rep.events_written, rep.rejected, rep.duplicates, rep.blank_lines) == (
+        500, 499, {"malformed_json": 1}, 0, 0)
+    assert rep.partitions_written == ["2017-01-01", "2017-02-02", "2017-02-04", "2017-03-01", "2017-04-02",
+                                      "2017-05-02", "2017-08-02", "2017-12-02"]
+    rejects = table_rows(spark, tmp_path / "wh", "rejects", "reason", "raw")
+    assert len(rejects) == 1 and rejects[0][0] == "malformed_json" and '"id" : 56a56' in rejects[0][1]
+    levels = spark.read.format("delta").load(str(tmp_path / "wh" / "events")).where(
+        "url IN ({})".format(", ".join(f"'{u}'" for u in UNUSUAL_URLS)))
+    got = {r["url"]: (r["url_level1"], r["url_level2"], r["url_level3"]) for r in levels.collect()}
+    assert got == UNUSUAL_URLS
+
+
+def test_report_accounts_for_every_line(spark, hipages_profile, tmp_path):
+    src = write_lines(tmp_path / "in" / "a.json", [
+        L("e1"), L("e2", timestamp="02/02/2017 21:00:00"), "", "{bad", L("e1"),
+        L("e2", action="claim"), L("e3", url="not a url"), "  ",
+    ])
+    rep = run(spark, hipages_profile, src, tmp_path / "wh", "r1")
+    saved = read_report(tmp_path / "wh", "r1")
+    assert {k: saved[k] for k in ("records", "events_written", "rejected", "duplicates", "blank_lines",
+                                  "partitions_written", "status", "run_id", "rejected_total")} == {
+        "records": 6, "events_written": 2, "duplicates": 1, "blank_lines": 2, "rejected_total": 3,
+        "rejected": {"malformed_json": 1, "conflicting_duplicate": 1, "bad_url": 1},
+        "partitions_written": ["2017-02-02"], "status": "succeeded", "run_id": "r1",
+    }
+    assert saved["input_files"] == [f"file:{src}"]
+    assert saved["duration_s"] > 0
+    assert rep.exit_code == 0
+
+
+def test_rerun_doubles_nothing_and_commits_nothing(spark, hipages_profile, tmp_path):
+    src = write_lines(tmp_path / "in" / "a.json", [L("e1"), L("e2"), "{bad", L("e3", timestamp="x")])
+    wh = tmp_path / "wh"
+    run(spark, hipages_profile, src, wh, "r1")
+    events_before = table_rows(spark, wh, "events", "event_id", "run_id")
+    rejects_before = table_rows(spark, wh, "rejects", "reason", "raw", "source_file")
+    events_version = version(spark, wh / "events")
+    rep = run(spark, hipages_profile, src, wh, "r2")
+    assert (rep.events_written, rep.duplicates, rep.rejected) == (0, 2, {"malformed_json": 1, "bad_timestamp": 1})
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == events_before == [("e1", "r1"), ("e2", "r1")]
+    assert table_rows(spark, wh, "rejects", "reason", "raw", "source_file") == rejects_before
+    assert version(spark, wh / "events") == events_version
+
+
+def test_a_then_b_keeps_a_rows_on_shared_dates(spark, hipages_profile, tmp_path):
+    wh = tmp_path / "wh"
+    a = write_lines(tmp_path / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 01:00:00")])
+    b = write_lines(tmp_path / "in" / "b.json", [L("b1"), L("a1")])
+    run(spark, hipages_profile, a, wh, "ra")
+    rep = run(spark, hipages_profile, b, wh, "rb")
+    assert (rep.events_written, rep.duplicates) == (1, 1)
+    assert table_rows(spark, wh, "events", "event_id", "run_id", "event_date") == [
+        ("a1", "ra", __import__("datetime").date(2017, 2, 2)),
+        ("a2", "ra", __import__("datetime").date(2017, 2, 3)),
+        ("b1", "rb", __import__("datetime").date(2017, 2, 2)),
+    ]
+    history = DeltaTable.forPath(spark, str(wh / "events")).history().orderBy("version").collect()
+    assert [(h["operation"], h["userMetadata"]) for h in history[1:]] == [
+        ("MERGE", '{"job": "events", "run_id": "ra", "source": "hipages"}'),
+        ("MERGE", '{"job": "events", "run_id": "rb", "source": "hipages"}'),
+    ]
+
+
+def test_a_run_replaces_earlier_rejects_of_its_files_only(spark, hipages_profile, tmp_path):
+    wh = tmp_path / "wh"
+    a = tmp_path / "in" / "a.json"
+    b = write_lines(tmp_path / "in" / "b.json", ["{b-bad"])
+    write_lines(a, ["{a-bad-1", "{a-bad-2"])
+    run(spark, hipages_profile, tmp_path / "in", wh, "r1", max_reject_rate=1.0)
+    write_lines(a, ["{a-bad-3", L("e1")])  # the file was fixed and replayed
+    run(spark, hipages_profile, a, wh, "r2", max_reject_rate=1.0)
+    assert table_rows(spark, wh, "rejects", "raw", "source_file", "run_id") == [
+        ("{a-bad-3", f"file:{a}", "r2"), ("{b-bad", f"file:{b}", "r1"),
+    ]
+    # A bare Parquet glob also sees the files that the second commit removed.
+    import deltalake
+
+    assert deltalake.DeltaTable(str(wh / "rejects")).to_pyarrow_table().num_rows == 2
+    assert len(glob.glob(str(wh / "rejects" / "*.parquet"))) > len(deltalake.DeltaTable(str(wh / "rejects")).file_uris())
+
+
+def test_reject_rate_above_limit_commits_no_events(spark, hipages_profile, tmp_path):
+    wh = tmp_path / "wh"
+    src = write_lines(tmp_path / "in" / "a.json", [L("e1"), L("e2"), "{bad", L("e3", url="not a url")])
+    rep = run(spark, hipages_profile, src, wh, "r1", max_reject_rate=0.25)
+    assert (rep.exit_code, rep.status, rep.events_written) == (3, "failed_reject_rate", 2)
+    assert version(spark, wh / "events") == 0
+    assert table_rows(spark, wh, "events", "event_id") == []
+    assert table_rows(spark, wh, "rejects", "reason") == [("bad_url",), ("malformed_json",)]
+    assert read_report(wh, "r1")["status"] == "failed_reject_rate"
+
+
+def test_directory_and_glob_inputs_skip_hidden_files(spark, hipages_profile, tmp_path):
+    write_lines(tmp_path / "in" / "2017" / "a.json", [L("e1")])
+    write_lines(tmp_path / "in" / "b.json", [L("e2")])
+    write_lines(tmp_path / "in" / "_SUCCESS", ["not data"])
+    write_lines(tmp_path / "in" / ".hidden.json", ["not data"])
+    rep = run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1")
+    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2017/a.json", "b.json"]
+    rep = run(spark, hipages_profile, f"{tmp_path}/in/*.json", tmp_path / "wh2", "r2")
+    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["b.json"]
+
+
+def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):
+    with pytest.raises(UsageError, match="input path matches no files: .*nope"):
+        run(spark, hipages_profile, tmp_path / "nope", tmp_path / "wh", "r1")
