@@ -36,6 +36,7 @@ def error_lines(proc):
      "events: error: unknown source profile 'nope'"),
     (["events", "--input", "a", "--warehouse", "w", "--run-id", "a/b"], "events: error: bad --run-id 'a/b'"),
     (["nojob"], "spark-submit.sh: error: unknown job 'nojob'"),
+    (["hourly_stats", "--warehouse", "w", "--dimensions", "ip"], "hourly_stats: error: unknown dimension 'ip'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     proc = submit(*args)
@@ -62,6 +63,8 @@ def runs(tmp_path_factory):
     for run_id, src in [("a", a), ("a-again", a), ("b", b)]:
         procs[run_id] = submit(*FAST, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", run_id,
                                "--max-reject-rate", "0.5")
+    procs["stats"] = submit(*FAST, "hourly_stats", "--warehouse", str(wh), "--dimensions", "url_level2",
+                            "--csv", str(base / "out" / "stats.csv"), "--run-id", "stats")
     return wh, procs
 
 
@@ -99,3 +102,32 @@ def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, tmp_path):
     assert table_rows(spark, tmp_path / "wh", "events", "event_id") == []
     assert table_rows(spark, tmp_path / "wh", "rejects", "reason") == [("malformed_json",)]
     assert read_report(tmp_path / "wh", "r")["reject_rate"] == 0.5
+
+
+def test_hourly_stats_writes_its_grain_table_and_csv(spark, runs):
+    wh, procs = runs
+    assert procs["stats"].returncode == 0, procs["stats"].stdout
+    assert "hourly_stats run_id=stats table=hourly_stats_url_level2 days=2 rows=2 events=3" in procs["stats"].stdout
+    assert (wh.parent / "out" / "stats.csv").read_text() == (
+        "time_bucket,url_level1,url_level2,activity,activity_count,user_count\n"
+        "2017020220,hipages.com.au,articles,page_view,2,1\n"
+        "2017020310,hipages.com.au,articles,page_view,1,1\n"
+    )
+
+
+def test_missing_java_is_one_line_that_says_how_to_install_it(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "find", "ls", "sed", "grep", "tr", "nproc", "env"):
+        for where in ("/usr/bin", "/bin"):
+            if os.path.exists(f"{where}/{tool}"):
+                os.symlink(f"{where}/{tool}", bin_dir / tool)
+                break
+    env = {"PATH": str(bin_dir), "CLICKSTREAM_PYTHON": sys.executable, "HOME": str(tmp_path)}
+    proc = subprocess.run(["bash", "./spark-submit.sh", "events", "--input", "x", "--warehouse", "y"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "spark-submit.sh: error: Java not found: install Java 17+ (Debian/Ubuntu: sudo apt-get install "
+        "openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME"
+    ]

@@ -2,11 +2,13 @@
 
     run(spark, cfg)  reads the input files, classifies every line with the
                      transforms in `clickstream.ingest`, then commits:
-                     1. new events: one MERGE into `events` (none if nothing is new);
-                     2. rejects: one replaceWhere on the run's source files in `rejects`;
-                     3. the run report: `_runs/<run_id>.json`.
+                     1. rejects: one replaceWhere on the run's source files in `rejects`;
+                     2. new events: one MERGE into `events` (none if nothing is new);
+                     3. the run report: `_runs/<run_id>.json` (and the --csv extract).
 
-When the reject rate is above `max_reject_rate`, step 1 is skipped and the run exits 3.
+When the reject rate is above `max_reject_rate`, step 2 is skipped and the run exits 3.
+A run killed between 1 and 2 is repaired by running it again: the rejects are replaced,
+and the MERGE inserts what is missing.
 """
 from __future__ import annotations
 
@@ -78,6 +80,17 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame) -> 
     )
 
 
+def added_events(spark: SparkSession, events_path: str, rep: report.RunReport) -> DataFrame:
+    """The user_web_hits columns of the events this run inserted (found by run_id)."""
+    dates = [f"DATE'{d}'" for d in rep.partitions_written] or ["NULL"]
+    return (
+        spark.read.format("delta").load(events_path)
+        .where(f"event_date IN ({', '.join(dates)})")
+        .where(F.col("run_id") == rep.run_id)
+        .select(*csv_export.USER_WEB_HITS)
+    )
+
+
 def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
     started = time.time()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -89,8 +102,12 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
     tables.ensure_table(spark, rejects_path, tables.REJECTS_SCHEMA)
     log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
 
-    lines = read_lines(spark, files)
-    classified = classify(lines, cfg.profile, events_table.toDF()).persist(StorageLevel.MEMORY_AND_DISK)
+    # Classify against one pinned version of the table. Everything that reads the
+    # classified lines runs before the MERGE: a write to the events table invalidates
+    # cached plans that read it.
+    existing = tables.read_version(spark, events_path, events_table.history(1).first()["version"])
+    classified = classify(read_lines(spark, files), cfg.profile, existing).persist(StorageLevel.MEMORY_AND_DISK)
+    metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
         counts = report.count_statuses(classified)
         rep = report.RunReport(
@@ -98,7 +115,11 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
             input_files=files, started_at=started_at, max_reject_rate=cfg.max_reject_rate, **counts,
         )
         rep.check_arithmetic()
-        metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
+        rejects = classified.filter(F.col("status") == "rejected").select(
+            F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
+        )
+        with tables.commit_metadata(spark, **metadata):
+            tables.replace_rejects(rejects_path, rejects, files)
         if rep.reject_rate > cfg.max_reject_rate:
             rep.status = "failed_reject_rate"
             log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
@@ -108,24 +129,17 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
                 *[F.lit(cfg.run_id).alias(c) if c == "run_id" else F.col(c) for c in tables.EVENTS_COLUMNS]
             )
             with tables.commit_metadata(spark, **metadata):
-                commit = tables.merge_new_events(spark, events_path, new_events)
-            rep.events_commit = commit
-            inserted = int(commit["metrics"].get("numTargetRowsInserted", -1))
+                rep.events_commit = tables.merge_new_events(spark, events_path, new_events)
+            inserted = int(rep.events_commit["metrics"].get("numTargetRowsInserted", -1))
             if inserted != rep.events_written:
                 raise RuntimeError(
                     f"MERGE inserted {inserted} events where {rep.events_written} were new: "
                     "another writer changed the events table during this run"
                 )
-        rejects = classified.filter(F.col("status") == "rejected").select(
-            F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
-        )
-        with tables.commit_metadata(spark, **metadata):
-            tables.replace_rejects(rejects_path, rejects, files)
-        if cfg.csv and rep.status == "succeeded":
-            added = classified.filter(F.col("status") == "new").select(*csv_export.USER_WEB_HITS)
-            rep.csv = csv_export.write_csv(spark, added, cfg.csv)
     finally:
         classified.unpersist()
+    if cfg.csv and rep.status == "succeeded":
+        rep.csv = csv_export.write_csv(spark, added_events(spark, events_path, rep), cfg.csv)
     rep.duration_s = round(time.time() - started, 3)
     report.write(spark, warehouse, rep)
     print(rep.summary_line(), flush=True)

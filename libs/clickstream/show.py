@@ -11,6 +11,7 @@ from clickstream import cli, fs
 TABLES = {
     "events": ["time_stamp", "event_id"],
     "rejects": ["source_file", "reason", "raw"],
+    "hourly_stats": ["time_bucket", "url_level1", "activity"],
 }
 
 
@@ -34,6 +35,8 @@ def run(spark: SparkSession, args) -> int:
         version = DeltaTable.forPath(spark, path).history(1).first()["version"]
         print(f"\n{name}: {df.count()} rows, Delta version {version}, at {path}")
         df.orderBy(*[F.col(c) for c in TABLES[name]]).show(args.rows, truncate=60)
-    print(f'Query with Spark:  spark.read.format("delta").load("{fs.join(warehouse, "events")}")')
-    print(f'Query with Python: deltalake.DeltaTable("{fs.join(warehouse, "events")}").to_pandas()')
+    events = fs.join(warehouse, "events")
+    local = events[len("file:"):] if events.startswith("file:") else events
+    print(f'\nQuery with Spark:  spark.read.format("delta").load("{events}")')
+    print(f'Query with Python: deltalake.DeltaTable("{local}").to_pyarrow_dataset().to_table(use_threads=False)')
     return cli.EXIT_OK

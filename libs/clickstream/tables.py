@@ -62,6 +62,11 @@ def commit_metadata(spark: SparkSession, **fields):
         spark.conf.unset(_USER_METADATA)
 
 
+def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
+    """The table as of one version (Delta time travel)."""
+    return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+
 def last_commit(table: DeltaTable) -> dict:
     """Version, operation and metrics of the table's newest commit."""
     row = table.history(1).select("version", "operation", "operationMetrics").first()
