@@ -39,7 +39,7 @@ _ARRAY_OF_OBJECTS = T.ArrayType(T.StructType([]))
 _JSON_NUMBER = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 LINE_COLUMNS = ["value", "source_file", "line_order"]
-TEXT_FIELDS = [c for c in REQUIRABLE + OPTIONAL]
+TEXT_FIELDS = REQUIRABLE + OPTIONAL
 # The columns that make two copies of an event identical (lineage excluded).
 CANONICAL_COLUMNS = [
     "event_id", "user_id", "session_id", "time_stamp",
@@ -180,12 +180,13 @@ def with_reject_reason(df: DataFrame, required: tuple[str, ...]) -> DataFrame:
     malformed_json, missing_<field> (required fields, in REQUIRABLE order),
     bad_timestamp, bad_url. A blank line gets no reason: it is not a record.
     """
+    # Text columns are already trimmed and NULL when empty; `url` is kept as sent.
+    has_url = C.clean_text(F.col("url")).isNotNull()
+    present = {"url": has_url, "timestamp": F.col("timestamp_text").isNotNull()}
     reason = F.when(F.col("is_blank"), F.lit(None)).when(F.col("is_malformed"), F.lit("malformed_json"))
     for canon in REQUIRABLE:
         if canon in required:
-            column = "timestamp_text" if canon == "timestamp" else canon
-            reason = reason.when(C.clean_text(F.col(column)).isNull(), F.lit(f"missing_{canon}"))
-    has_url = C.clean_text(F.col("url")).isNotNull()
+            reason = reason.when(~present.get(canon, F.col(canon).isNotNull()), F.lit(f"missing_{canon}"))
     reason = (
         reason.when(F.col("time_stamp").isNull(), F.lit("bad_timestamp"))
         .when(has_url & ~F.col("has_valid_host"), F.lit("bad_url"))
