@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 WAREHOUSE ?= build/warehouse
 SAMPLE ?= data/sample
 
-.PHONY: setup run test package clean check-java
+VENV35 ?= .venv-spark35
+
+.PHONY: setup run test test-spark35 package clean check-java
 
 setup: $(VENV)/.installed
 
@@ -38,6 +40,16 @@ run: setup check-java
 
 test: setup check-java
 	$(PY) -m pytest
+
+# The same suite on Spark 3.5 with Delta 3.3 (what EMR 7 ships), in its own venv.
+test-spark35: check-java $(VENV35)/.installed
+	$(VENV35)/bin/python -m pytest
+
+$(VENV35)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV35)
+	$(VENV35)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV35)/bin/python -m pip install --quiet "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4" -e '.[dev]'
+	@touch $@
 
 package: setup
 	$(PY) libs/build_zip.py libs dist/clickstream.zip

@@ -146,3 +146,9 @@ def test_directory_and_glob_inputs_skip_hidden_files(spark, hipages_profile, tmp
 def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):
     with pytest.raises(UsageError, match="input path matches no files: .*nope"):
         run(spark, hipages_profile, tmp_path / "nope", tmp_path / "wh", "r1")
+
+
+def test_a_path_with_an_unknown_scheme_is_a_usage_error(spark, hipages_profile, tmp_path):
+    src = write_lines(tmp_path / "a.json", [L("e1")])
+    with pytest.raises(UsageError, match='cannot use path nope://bucket/wh: .*No FileSystem for scheme "nope"'):
+        run(spark, hipages_profile, src, "nope://bucket/wh", "r1")

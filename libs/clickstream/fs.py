@@ -12,8 +12,17 @@ from clickstream.errors import UsageError
 
 def _path(spark: SparkSession, uri: str):
     jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    try:
+        path = jvm.org.apache.hadoop.fs.Path(uri)
+        return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    except Exception as err:  # py4j wraps the JVM's exception, e.g. no FileSystem for a scheme
+        raise UsageError(f"cannot use path {uri}: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    java = [line for line in lines if "Exception:" in line]
+    return (java or lines or [type(err).__name__])[0]
 
 
 def _hidden(name: str) -> bool:
@@ -31,7 +40,7 @@ def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
     try:
         statuses = fs.globStatus(path)
     except Exception as err:  # py4j wraps the JVM's IOException
-        raise UsageError(f"cannot read input {pattern}: {str(err).splitlines()[0]}") from None
+        raise UsageError(f"cannot read input {pattern}: {_first_line(err)}") from None
     files = []
     for status in statuses or []:
         if status.isDirectory():
