@@ -29,8 +29,6 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "1")
-        .config("spark.sql.codegen.wholeStage", os.environ.get("CS_WS", "true"))
-        .config("spark.sql.adaptive.enabled", os.environ.get("CS_AQE", "true"))
         .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
     )
     for key, value in SESSION_CONF.items():
