@@ -3,7 +3,6 @@ import datetime as dt
 import json
 
 import pyspark.sql.functions as F
-import pytest
 from chispa import assert_df_equality
 
 from clickstream import events, ingest, tables

@@ -8,9 +8,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
@@ -18,9 +17,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream import cli, csv_export, fs, stats, tables
 from clickstream.errors import UsageError
-
-log = logging.getLogger("clickstream.hourly_stats")
-
 
 @dataclass(frozen=True)
 class StatsConfig:
