@@ -7,17 +7,23 @@ WAREHOUSE ?= build/warehouse
 SAMPLE ?= data/sample
 
 VENV35 ?= .venv-spark35
+SPARK35_PINS := "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4"
 
 .PHONY: setup run test test-spark35 package clean check-java
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+# $(call make-venv,DIR,EXTRA PIP REQUIREMENTS): a venv with the project and its dev extras.
+define make-venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python 3.10+ is required ($(PYTHON) is older)"; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $@
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet $(2) -e '.[dev]'
+	@touch $(1)/.installed
+endef
+
+$(VENV)/.installed: setup.py
+	$(call make-venv,$(VENV),)
 
 check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
@@ -46,10 +52,7 @@ test-spark35: check-java $(VENV35)/.installed
 	$(VENV35)/bin/python -m pytest
 
 $(VENV35)/.installed: setup.py
-	$(PYTHON) -m venv $(VENV35)
-	$(VENV35)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV35)/bin/python -m pip install --quiet "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4" -e '.[dev]'
-	@touch $@
+	$(call make-venv,$(VENV35),$(SPARK35_PINS))
 
 package: setup
 	$(PY) libs/build_zip.py libs dist/clickstream.zip
