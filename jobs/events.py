@@ -1,7 +1,8 @@
 """Entry point of the `events` job: raw event lines -> events and rejects tables.
 
     ./spark-submit.sh events --input <file|dir|glob|URI> --warehouse <dir|URI> [--source hipages]
-                             [--max-reject-rate 0.05] [--run-id ID]
+                             [--date D | --from D [--to D] [--layout L] | --new-files-only]
+                             [--max-reject-rate 0.05] [--run-id ID] [--csv PATH]
 """
 import os
 import sys

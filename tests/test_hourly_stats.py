@@ -187,7 +187,7 @@ def test_reading_a_range_prunes_partitions(spark, hipages_profile, tmp_path):
         L("e1", timestamp="01/02/2017 10:00:00"), L("e2", timestamp="02/02/2017 10:00:00"),
         L("e3", timestamp="03/02/2017 10:00:00")]), wh)
     predicate = hourly_stats.date_range_predicate(dt.date(2017, 2, 2), dt.date(2017, 2, 3))
-    df = hourly_stats.read_events(spark, f"file:{wh}", predicate)
+    df = hourly_stats.read_events(spark, f"file:{wh}/events", 1, predicate)
     files = sorted(f.split("/events/", 1)[1].split("/")[0] for f in df.inputFiles())
     assert files == ["event_date=2017-02-02", "event_date=2017-02-03"]
     plan = df._jdf.queryExecution().executedPlan().toString()

@@ -11,7 +11,7 @@ import re
 import sys
 from datetime import datetime, timezone
 
-from clickstream.errors import UsageError
+from clickstream.errors import JobFailed, UsageError
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_REJECT_RATE = 0, 1, 2, 3
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -45,6 +45,16 @@ def fraction(value: str) -> float:
     return number
 
 
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -57,6 +67,9 @@ def guarded(main, argv, prog: str) -> int:
     except UsageError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except JobFailed as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return EXIT_UNEXPECTED
     except Exception as err:  # noqa: BLE001 - the last line of defence: log and exit 1
         if "Java gateway process exited" in str(err) or "JAVA_GATEWAY_EXITED" in str(err):
             print(f"{prog}: error: Spark could not start a JVM; install Java 17+ "

@@ -1,30 +1,59 @@
 """The `events` job: raw event lines -> the warehouse's `events` and `rejects` Delta tables.
 
-    run(spark, cfg)  reads the input files, classifies every line with the
-                     transforms in `clickstream.ingest`, then commits:
-                     1. rejects: one replaceWhere on the run's source files in `rejects`;
+    run(spark, cfg)  picks the input files (a path or glob; the days of a dated layout
+                     with --date/--from/--to; or, with --new-files-only, the files a
+                     file-source stream has not taken yet), classifies every line with
+                     the transforms in `clickstream.ingest`, then commits, per batch:
+                     1. rejects: one replaceWhere on the batch's source files in `rejects`;
                      2. new events: one MERGE into `events` (none if nothing is new);
-                     3. the run report: `_runs/<run_id>.json` (and the --csv extract).
+                     and at the end the run report `_runs/<run_id>.json` (and the --csv extract).
 
 When the reject rate is above `max_reject_rate`, step 2 is skipped and the run exits 3.
-A run killed between 1 and 2 is repaired by running it again: the rejects are replaced,
-and the MERGE inserts what is missing.
+A run killed anywhere is repaired by running it again: the rejects are replaced, the
+MERGE inserts only what is missing, and a stream replays the batch it had not finished.
+When another writer commits to the events table during a batch, the batch is classified
+again and retried, at most `max_attempts` times.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import random
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyspark.sql.functions as F
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, csv_export, fs, ingest, report, tables
-from clickstream.profile import Profile, load_profile
+from clickstream import cli, csv_export, faults, fs, incremental, ingest, inputs, report, tables
+from clickstream.errors import JobFailed, UsageError
+from clickstream.profile import Profile, load_profile, validate_layout
 
 log = logging.getLogger("clickstream.events")
+
+# Delta's optimistic concurrency control: another writer committed first.
+CONFLICTS = (
+    ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+    ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
+    MetadataChangedException, ProtocolChangedException,
+)
+
+
+class TableMoved(Exception):
+    """The events table got a commit after this batch was classified against it."""
 
 
 @dataclass(frozen=True)
@@ -36,20 +65,60 @@ class EventsConfig:
     max_reject_rate: float = 0.05
     run_id: str = ""
     csv: str | None = None
+    days: tuple[dt.date, ...] = ()
+    layout: str | None = None
+    new_files_only: bool = False
+    max_files_per_batch: int | None = None
+    max_attempts: int = 5
+
+    @property
+    def input_layout(self) -> str:
+        return self.layout or self.profile.input_layout
 
 
 def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
     """Validate the command line and the source profile, before Spark starts."""
     parser = cli.ArgumentParser(prog="events", description="Ingest raw event lines into the warehouse.")
-    parser.add_argument("--input", required=True, help="file, directory, glob or URI of JSON-lines files")
+    parser.add_argument("--input", required=True,
+                        help="file, directory, glob or URI of JSON-lines files; with --date/--from or "
+                             "--new-files-only, the input root directory")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--source", default="hipages", help="source profile in conf/sources/ (default: hipages)")
+    parser.add_argument("--date", help="read only this day's prefix under --input, YYYY-MM-DD")
+    parser.add_argument("--from", dest="date_from", help="read the days' prefixes from this day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", help="... through this day (default: today, UTC)")
+    parser.add_argument("--layout", help="dated prefix layout (default: the profile's, else {yyyy}/{MM}/{dd})")
+    parser.add_argument("--new-files-only", action="store_true",
+                        help="read only the files under --input this warehouse has not ingested yet")
+    parser.add_argument("--max-files-per-batch", type=cli.positive_int,
+                        help="with --new-files-only: commit every N files (default: all in one batch)")
     parser.add_argument("--max-reject-rate", type=cli.fraction, default=0.05,
                         help="fail with exit 3, committing no events, above this rejected/records (default: 0.05)")
+    parser.add_argument("--max-attempts", type=cli.positive_int, default=5,
+                        help="tries per batch when other writers' commits conflict (default: 5)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir, help=f"configuration root (default: {conf_dir})")
     args = parser.parse_args(argv)
+
+    if args.date and (args.date_from or args.date_to):
+        raise UsageError("--date cannot be combined with --from/--to")
+    if args.date_to and not args.date_from:
+        raise UsageError("--to needs --from")
+    if args.date:
+        days = (inputs.parse_date(args.date, "--date"),)
+    elif args.date_from:
+        first = inputs.parse_date(args.date_from, "--from")
+        last = inputs.parse_date(args.date_to, "--to") if args.date_to else datetime.now(timezone.utc).date()
+        days = inputs.days_between(first, last)
+    else:
+        days = ()
+    if args.new_files_only and days:
+        raise UsageError("--new-files-only reads the whole input root; it cannot be combined with --date/--from")
+    if args.max_files_per_batch and not args.new_files_only:
+        raise UsageError("--max-files-per-batch needs --new-files-only")
+    if args.layout is not None and not days:
+        raise UsageError("--layout needs --date or --from")
     return EventsConfig(
         input=args.input,
         warehouse=args.warehouse,
@@ -58,6 +127,11 @@ def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
         max_reject_rate=args.max_reject_rate,
         run_id=cli.run_id(args.run_id),
         csv=args.csv,
+        days=days,
+        layout=validate_layout(args.layout) if args.layout is not None else None,
+        new_files_only=args.new_files_only,
+        max_files_per_batch=args.max_files_per_batch,
+        max_attempts=args.max_attempts,
     )
 
 
@@ -91,53 +165,145 @@ def added_events(spark: SparkSession, events_path: str, rep: report.RunReport) -
     )
 
 
-def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
-    started = time.time()
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    warehouse = fs.qualify(spark, cfg.warehouse)
-    files = fs.list_input_files(spark, cfg.input)
+def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
+                  files: list[str], txn: tuple[str, int] | None) -> report.Batch:
+    """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
-    rejects_path = tables.table_path(warehouse, "rejects")
-    events_table = tables.ensure_table(spark, events_path, tables.EVENTS_SCHEMA, ["event_date"])
-    tables.ensure_table(spark, rejects_path, tables.REJECTS_SCHEMA)
-    log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
-
-    # Classify against one pinned version of the table. Everything that reads the
-    # classified lines runs before the MERGE: a write to the events table invalidates
-    # cached plans that read it.
-    existing = tables.read_version(spark, events_path, events_table.history(1).first()["version"])
-    classified = classify(read_lines(spark, files), cfg.profile, existing).persist(StorageLevel.MEMORY_AND_DISK)
+    version = tables.current_version(spark, events_path)
+    # Everything that reads the classified lines runs before the MERGE: a write to the
+    # events table invalidates cached plans that read it.
+    classified = classify(lines, cfg.profile, tables.read_version(spark, events_path, version))
+    classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
-        counts = report.count_statuses(classified)
-        rep = report.RunReport(
-            run_id=cfg.run_id, job="events", source=cfg.source, input=cfg.input, warehouse=warehouse,
-            input_files=files, started_at=started_at, max_reject_rate=cfg.max_reject_rate, **counts,
-        )
-        rep.check_arithmetic()
+        batch = report.Batch(files=files, txn_version=txn[1] if txn else None,
+                             **report.count_statuses(classified))
+        batch.check_arithmetic()
         rejects = classified.filter(F.col("status") == "rejected").select(
             F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
         )
         with tables.commit_metadata(spark, **metadata):
-            tables.replace_rejects(rejects_path, rejects, files)
-        if rep.reject_rate > cfg.max_reject_rate:
-            rep.status = "failed_reject_rate"
-            log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
-                      rep.reject_rate, cfg.max_reject_rate)
-        elif rep.events_written:
-            new_events = classified.filter(F.col("status") == "new").select(
-                *[F.lit(cfg.run_id).alias(c) if c == "run_id" else F.col(c) for c in tables.EVENTS_COLUMNS]
+            tables.replace_rejects(tables.table_path(warehouse, "rejects"), rejects, files)
+        faults.point("rejects_committed")
+        if batch.reject_rate > cfg.max_reject_rate:
+            batch.status = "failed_reject_rate"
+            return batch
+        if not batch.events_written:
+            return batch
+        if tables.current_version(spark, events_path) != version:
+            raise TableMoved(f"the events table moved past version {version}")
+        new_events = classified.filter(F.col("status") == "new").select(
+            *[F.lit(cfg.run_id).alias(c) if c == "run_id" else F.col(c) for c in tables.EVENTS_COLUMNS]
+        )
+        with tables.commit_metadata(spark, **metadata):
+            batch.events_commit = tables.merge_new_events(spark, events_path, new_events, cfg.run_id, txn=txn)
+        inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
+        if inserted != batch.events_written:
+            raise JobFailed(
+                f"the events MERGE inserted {inserted} events where {batch.events_written} were new: another "
+                "writer inserted some of them at the same moment; run again to record them as duplicates"
             )
-            with tables.commit_metadata(spark, **metadata):
-                rep.events_commit = tables.merge_new_events(spark, events_path, new_events)
-            inserted = int(rep.events_commit["metrics"].get("numTargetRowsInserted", -1))
-            if inserted != rep.events_written:
-                raise RuntimeError(
-                    f"MERGE inserted {inserted} events where {rep.events_written} were new: "
-                    "another writer changed the events table during this run"
-                )
+        faults.point("events_committed")
+        return batch
     finally:
         classified.unpersist()
+
+
+def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
+                 files: list[str], txn: tuple[str, int] | None = None) -> report.Batch:
+    """`_commit_batch`, classified again and retried when another writer's commit
+    conflicts, at most `cfg.max_attempts` times."""
+    for attempt in range(1, cfg.max_attempts + 1):
+        try:
+            batch = _commit_batch(spark, cfg, warehouse, lines, files, txn)
+            batch.attempts = attempt
+            return batch
+        except (TableMoved, *CONFLICTS) as err:
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            if attempt == cfg.max_attempts:
+                raise JobFailed(
+                    f"gave up after {attempt} attempts: other writers kept committing to the warehouse "
+                    f"({type(err).__name__}: {first_line[:200]}); nothing of the last attempt's events is committed"
+                ) from None
+            delay = min(2 ** attempt, 30) * (0.5 + random.random())
+            log.warning("attempt %d: %s: %s; classifying again in %.1f s", attempt, type(err).__name__,
+                        first_line[:200], delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: report.RunReport) -> None:
+    root = fs.qualify(spark, cfg.input)
+    if not fs.is_directory(spark, root):
+        raise UsageError(f"--new-files-only needs the input root directory; {cfg.input} is not a directory")
+    listed = fs.list_files(spark, root)
+    checkpoint = incremental.checkpoint_path(warehouse, cfg.source, root)
+    rep.checkpoint = checkpoint
+    log.info("run %s: new files under %s (%d file(s) there), checkpoint %s", cfg.run_id, root, len(listed),
+             checkpoint)
+
+    def handle(batch_lines: DataFrame, batch_id: int, app_id: str) -> None:
+        session = batch_lines.sparkSession
+        files = incremental.batch_files(session, checkpoint, batch_id)
+        faults.point("reading")
+        lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"))
+        batch = commit_batch(session, cfg, warehouse, lines, files, txn=(app_id, batch_id))
+        batch.batch_id = batch_id
+        rep.add(batch)
+        log.info("batch %d: %d file(s), %d new event(s)", batch_id, len(files), batch.events_written)
+        if batch.status != "succeeded":
+            # Not returning normally keeps the batch out of the checkpoint's commit log:
+            # its files stay unprocessed.
+            raise JobFailed("reject rate above --max-reject-rate")
+
+    stream = incremental.new_file_stream(spark, root, cfg.max_files_per_batch)
+    try:
+        incremental.run_available_now(stream, checkpoint, handle)
+    except JobFailed:
+        if rep.status != "failed_reject_rate":
+            raise
+    taken = set(rep.input_files)
+    rep.files_skipped = [f for f in listed if fs.normalize(spark, f) not in taken]
+
+
+def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
+    started = time.time()
+    warehouse = fs.qualify(spark, cfg.warehouse)
+    rep = report.RunReport(
+        run_id=cfg.run_id, job="events", source=cfg.source, input=cfg.input, warehouse=warehouse,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), max_reject_rate=cfg.max_reject_rate,
+        mode="new_files" if cfg.new_files_only else "days" if cfg.days else "path",
+    )
+    if cfg.days:
+        dated = inputs.dated_files(spark, fs.qualify(spark, cfg.input), cfg.input_layout, cfg.days)
+        rep.days_requested, rep.days_missing = dated.days_requested, dated.days_missing
+        if dated.days_missing:
+            print(f"events: warning: no input files for {len(dated.days_missing)} of {len(cfg.days)} requested "
+                  f"day(s): {', '.join(dated.days_missing)} (layout {cfg.input_layout} under {cfg.input})",
+                  file=sys.stderr, flush=True)
+        files = dated.files
+    elif not cfg.new_files_only:
+        files = fs.list_input_files(spark, cfg.input)
+    events_path = tables.table_path(warehouse, "events")
+    for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
+        try:
+            tables.ensure_table(spark, events_path, tables.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
+            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), tables.REJECTS_SCHEMA)
+            break
+        except CONFLICTS:
+            if attempt == cfg.max_attempts:
+                raise
+            time.sleep(attempt)
+
+    if cfg.new_files_only:
+        _new_files(spark, cfg, warehouse, rep)
+    else:
+        log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
+        faults.point("reading")
+        rep.add(commit_batch(spark, cfg, warehouse, read_lines(spark, files), files))
+    if rep.status == "failed_reject_rate":
+        log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
+                  rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
         rep.csv = csv_export.write_csv(spark, added_events(spark, events_path, rep), cfg.csv)
     rep.duration_s = round(time.time() - started, 3)

@@ -30,11 +30,11 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
-    """Files under a file, directory or glob, recursively, sorted; UsageError if none.
+def list_files(spark: SparkSession, pattern: str) -> list[str]:
+    """Files under a file, directory or glob, recursively, sorted; [] if none.
 
     Names are fully qualified (`file:/...`, `s3a://...`), as Spark's `_metadata.file_path`
-    gives them.
+    gives them. Hidden names (`_*`, `.*`) are skipped, as Spark's file sources skip them.
     """
     path, fs = _path(spark, pattern)
     try:
@@ -52,9 +52,47 @@ def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
                     files.append(child.toString())
         elif not _hidden(status.getPath().getName()):
             files.append(status.getPath().toString())
+    return sorted(files)
+
+
+def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
+    """`list_files`, but a UsageError when nothing matches."""
+    files = list_files(spark, pattern)
     if not files:
         raise UsageError(f"input path matches no files: {pattern}")
-    return sorted(files)
+    return files
+
+
+def is_directory(spark: SparkSession, uri: str) -> bool:
+    path, fs = _path(spark, uri)
+    try:
+        return bool(fs.getFileStatus(path).isDirectory())
+    except Exception:  # FileNotFoundException
+        return False
+
+
+def normalize(spark: SparkSession, uri: str) -> str:
+    """One spelling per file: 'file:///tmp/a' and 'file:/tmp/a' -> 'file:/tmp/a'."""
+    return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri).toString()
+
+
+def read_text(spark: SparkSession, uri: str) -> str | None:
+    """A whole (small) text file, or None when it does not exist."""
+    path, fs = _path(spark, uri)
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        reader = spark.sparkContext._jvm.java.io.BufferedReader(
+            spark.sparkContext._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        lines = []
+        line = reader.readLine()
+        while line is not None:
+            lines.append(line)
+            line = reader.readLine()
+        return "\n".join(lines)
+    finally:
+        stream.close()
 
 
 def qualify(spark: SparkSession, uri: str) -> str:

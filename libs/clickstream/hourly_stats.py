@@ -1,13 +1,20 @@
 """The `hourly_stats` job: the events table -> `hourly_stats[_<dims>]`, by hourly bucket.
 
-    run(spark, cfg)  reads the events table pruned to the days in range, aggregates
-                     them with `clickstream.stats.hourly_stats`, and rewrites exactly
-                     those days of the grain's table in one commit (`replaceWhere` on
-                     event_date; the whole table when no range is given).
+    run(spark, cfg)  pins the events table at its current version, picks the days to
+                     recompute, aggregates them with `clickstream.stats.hourly_stats`,
+                     and rewrites exactly those days of the grain's table in one commit
+                     (`replaceWhere` on event_date).
+
+Which days: --from/--to forces a range. Otherwise the days that the events table's
+commits changed since the version this stats table consumed last, read from the
+events table's change data feed; the consumed version is kept in the stats commit's
+userMetadata (`events_version`), so the data and the record move in one commit. With
+no stats table yet, or no usable feed, every day is recomputed (the whole table).
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 
@@ -15,8 +22,11 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, csv_export, fs, stats, tables
+from clickstream import cli, csv_export, faults, fs, stats, tables
 from clickstream.errors import UsageError
+
+log = logging.getLogger("clickstream.hourly_stats")
+
 
 @dataclass(frozen=True)
 class StatsConfig:
@@ -74,50 +84,111 @@ def date_range_predicate(date_from: dt.date | None, date_to: dt.date | None) -> 
     return " AND ".join(parts) or None
 
 
-def read_events(spark: SparkSession, warehouse: str, predicate: str | None) -> DataFrame:
-    """The events table, pruned to the partitions the predicate keeps."""
-    path = tables.table_path(warehouse, "events")
+def days_predicate(days: list[str]) -> str:
+    return f"event_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+
+
+def consumed_version(spark: SparkSession, path: str) -> int | None:
+    """The events table version the stats table was last brought up to (kept in its
+    commits' userMetadata as `events_version`), or None."""
     if not DeltaTable.isDeltaTable(spark, path):
-        raise UsageError(f"no events table at {path}: run the events job first")
-    events = spark.read.format("delta").load(path)
+        return None
+    for row in DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect():
+        version = tables.user_metadata(row["userMetadata"]).get("events_version")
+        if isinstance(version, int):
+            return version
+    return None
+
+
+def changed_days(spark: SparkSession, events_path: str, first: int, last: int) -> list[str] | None:
+    """The event_date values that commits first..last of the events table inserted,
+    updated or deleted, from its change data feed; None when the feed does not cover
+    those versions (it was enabled later, or they were vacuumed)."""
+    try:
+        changes = (
+            spark.read.format("delta").option("readChangeFeed", "true")
+            .option("startingVersion", first).option("endingVersion", last).load(events_path)
+        )
+        rows = changes.select(F.date_format("event_date", "yyyy-MM-dd").alias("day")).distinct().collect()
+    except Exception as err:  # noqa: BLE001 - AnalysisException or a Delta error: no usable feed
+        log.warning("no change data feed for events versions %d..%d (%s): recomputing every day",
+                    first, last, str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+        return None
+    return sorted(r["day"] for r in rows if r["day"] is not None)
+
+
+def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, events_version: int) -> dict:
+    """Which days to recompute: a forced range; the days changed since the version the
+    stats table consumed last; or every day (no table yet, or no usable history)."""
+    if cfg.date_from or cfg.date_to:
+        return {"mode": "range", "predicate": date_range_predicate(cfg.date_from, cfg.date_to), "consumed": None}
+    consumed = consumed_version(spark, path)
+    if consumed is not None and consumed == events_version:
+        return {"mode": "up_to_date", "predicate": None, "consumed": consumed, "days": []}
+    if consumed is not None and consumed < events_version:
+        days = changed_days(spark, events_path, consumed + 1, events_version)
+        if days is not None:
+            return {"mode": "catch_up", "predicate": days_predicate(days) if days else None,
+                    "consumed": consumed, "days": days}
+    return {"mode": "full", "predicate": None, "consumed": consumed}
+
+
+def read_events(spark: SparkSession, events_path: str, version: int, predicate: str | None) -> DataFrame:
+    """The events table at `version`, pruned to the partitions the predicate keeps."""
+    events = tables.read_version(spark, events_path, version)
     return events.where(predicate) if predicate else events
 
 
 def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     started = time.time()
     warehouse = fs.qualify(spark, cfg.warehouse)
-    predicate = date_range_predicate(cfg.date_from, cfg.date_to)
+    events_path = tables.table_path(warehouse, "events")
+    if not DeltaTable.isDeltaTable(spark, events_path):
+        raise UsageError(f"no events table at {events_path}: run the events job first")
     name = stats.table_name(cfg.dimensions)
     path = tables.table_path(warehouse, name)
-    result = stats.hourly_stats(read_events(spark, warehouse, predicate), cfg.dimensions)
-    writer = result.write.format("delta").mode("overwrite").partitionBy("event_date")
-    # Without a range every day is recomputed, so the whole table is replaced.
-    writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
-    with tables.commit_metadata(spark, job="hourly_stats", run_id=cfg.run_id):
-        writer.save(path)
-    written = spark.read.format("delta").load(path)
-    written = written.where(predicate) if predicate else written
-    summary = written.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
-        F.collect_set(F.date_format("event_date", "yyyy-MM-dd")).alias("days"),
-    ).first()
+    # One pinned version of the events table: what is read is what is recorded as consumed.
+    events_version = tables.current_version(spark, events_path)
+    todo = plan(spark, cfg, events_path, path, events_version)
+    predicate = todo["predicate"]
     rep = {
-        "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse,
+        "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse, "mode": todo["mode"],
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
-        "dimensions": list(cfg.dimensions), "rows_written": summary["rows"], "events_counted": summary["events"],
-        "days_recomputed": sorted(summary["days"]), "commit": tables.last_commit(DeltaTable.forPath(spark, path)),
-        "status": "succeeded",
+        "dimensions": list(cfg.dimensions), "events_version": events_version,
+        "consumed_before": todo["consumed"], "rows_written": 0, "events_counted": 0, "days_recomputed": [],
+        "commit": None, "status": "succeeded",
     }
-    if cfg.csv:
-        csv_export.write_csv(spark, written.drop("event_date"), cfg.csv)
-        rep["csv"] = cfg.csv
+    metadata = {"job": "hourly_stats", "run_id": cfg.run_id}
+    if todo["mode"] != "range":
+        metadata["events_version"] = events_version  # a forced range consumes no changes
+    if todo["mode"] in ("range", "full") or predicate:
+        result = stats.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
+        writer = result.write.format("delta").mode("overwrite").partitionBy("event_date")
+        # Without a predicate every day is recomputed, so the whole table is replaced.
+        writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
+        with tables.commit_metadata(spark, **metadata):
+            writer.save(path)
+        faults.point("stats_committed")
+        written = spark.read.format("delta").load(path)
+        written = written.where(predicate) if predicate else written
+        summary = written.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
+            F.collect_set(F.date_format("event_date", "yyyy-MM-dd")).alias("days"),
+        ).first()
+        recomputed = todo.get("days") or sorted(summary["days"])
+        rep.update(rows_written=summary["rows"], events_counted=summary["events"], days_recomputed=recomputed,
+                   commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+        if cfg.csv:
+            csv_export.write_csv(spark, written.drop("event_date"), cfg.csv)
+            rep["csv"] = cfg.csv
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print(
-        f"hourly_stats run_id={cfg.run_id} table={name} days={len(rep['days_recomputed'])} "
-        f"rows={rep['rows_written']} events={rep['events_counted']} duration_s={rep['duration_s']}",
+        f"hourly_stats run_id={cfg.run_id} table={name} mode={rep['mode']} events_version={events_version} "
+        f"days={len(rep['days_recomputed'])} rows={rep['rows_written']} events={rep['events_counted']} "
+        f"duration_s={rep['duration_s']}",
         flush=True,
     )
     return rep

@@ -26,6 +26,7 @@ JSON_TYPES = ("string", "number")
 FORMATS = ("json",)
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _KEY = re.compile(r"^[^.\s]+$")
+DEFAULT_LAYOUT = "{yyyy}/{MM}/{dd}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Profile:
     required: tuple[str, ...]
     timestamp_formats: tuple[str, ...]
     timezone: str
+    input_layout: str = DEFAULT_LAYOUT
 
 
 def profile_path(conf_dir: str | Path, name: str) -> Path:
@@ -115,6 +117,11 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise fail(f"unknown timezone {tz!r}: use an IANA name such as 'Australia/Sydney'") from None
+    layout = raw.get("input_layout", DEFAULT_LAYOUT)
+    try:
+        layout = validate_layout(layout)
+    except UsageError as err:
+        raise fail(f"'input_layout': {err}") from None
     return Profile(
         name=str(raw.get("name", "")),
         format=fmt,
@@ -122,4 +129,33 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         required=tuple(c for c in REQUIRABLE if c in required),
         timestamp_formats=tuple(formats),
         timezone=tz,
+        input_layout=layout,
     )
+
+
+_LAYOUT_TOKEN = re.compile(r"\{([^{}]*)\}")
+LAYOUT_TOKENS = {"yyyy": "%Y", "MM": "%m", "dd": "%d"}
+
+
+def validate_layout(layout) -> str:
+    """A dated input layout: a relative path holding {yyyy}, {MM} and {dd} once each,
+    e.g. '{yyyy}/{MM}/{dd}' or 'dt={yyyy}-{MM}-{dd}'."""
+    if not isinstance(layout, str) or not layout.strip():
+        raise UsageError("layout must be a path such as '{yyyy}/{MM}/{dd}'")
+    tokens = _LAYOUT_TOKEN.findall(layout)
+    unknown = sorted(set(tokens) - set(LAYOUT_TOKENS))
+    if unknown:
+        raise UsageError(f"unknown token {{{unknown[0]}}} in layout {layout!r} (known: {{yyyy}}, {{MM}}, {{dd}})")
+    if sorted(tokens) != sorted(LAYOUT_TOKENS):
+        raise UsageError(f"layout {layout!r} must hold {{yyyy}}, {{MM}} and {{dd}} once each")
+    rest = _LAYOUT_TOKEN.sub("", layout)
+    parts = layout.split("/")
+    if "{" in rest or "}" in rest or any(c in rest for c in "*?[]\\") or layout.startswith("/") \
+            or any(p in ("", ".", "..") for p in parts):
+        raise UsageError(f"layout {layout!r} must be a relative path without globs, '.' or '..'")
+    return layout
+
+
+def layout_prefix(layout: str, day) -> str:
+    """The relative prefix of one day: ('{yyyy}/{MM}/{dd}', 2020-01-13) -> '2020/01/13'."""
+    return _LAYOUT_TOKEN.sub(lambda m: day.strftime(LAYOUT_TOKENS[m.group(1)]), layout)

@@ -14,25 +14,15 @@ from clickstream import cli, fs
 
 
 @dataclass
-class RunReport:
-    run_id: str
-    job: str
-    source: str
-    input: str
-    warehouse: str
-    input_files: list[str]
-    started_at: str
-    max_reject_rate: float
+class Counts:
+    """What became of a set of lines; records = events_written + rejected + duplicates."""
+
     records: int = 0
     events_written: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     blank_lines: int = 0
     partitions_written: list[str] = field(default_factory=list)
-    status: str = "succeeded"
-    events_commit: dict | None = None
-    csv: str | None = None
-    duration_s: float = 0.0
 
     @property
     def rejected_total(self) -> int:
@@ -42,10 +32,6 @@ class RunReport:
     def reject_rate(self) -> float:
         return self.rejected_total / self.records if self.records else 0.0
 
-    @property
-    def exit_code(self) -> int:
-        return cli.EXIT_REJECT_RATE if self.status == "failed_reject_rate" else cli.EXIT_OK
-
     def check_arithmetic(self) -> None:
         accounted = self.events_written + self.rejected_total + self.duplicates
         if accounted != self.records:
@@ -53,6 +39,65 @@ class RunReport:
                 f"records ({self.records}) != events_written ({self.events_written}) + "
                 f"rejected ({self.rejected_total}) + duplicates ({self.duplicates})"
             )
+
+
+@dataclass
+class Batch(Counts):
+    """One commit unit: the files of a run, or of one micro-batch of a stream."""
+
+    files: list[str] = field(default_factory=list)
+    status: str = "succeeded"
+    events_commit: dict | None = None
+    batch_id: int | None = None
+    txn_version: int | None = None
+    attempts: int = 1
+
+
+@dataclass
+class RunReport(Counts):
+    run_id: str = ""
+    job: str = "events"
+    source: str = ""
+    input: str = ""
+    warehouse: str = ""
+    started_at: str = ""
+    max_reject_rate: float = 0.0
+    mode: str = "path"
+    input_files: list[str] = field(default_factory=list)
+    files_skipped: list[str] = field(default_factory=list)
+    days_requested: list[str] = field(default_factory=list)
+    days_missing: list[str] = field(default_factory=list)
+    checkpoint: str | None = None
+    batches: list[dict] = field(default_factory=list)
+    events_commits: list[dict] = field(default_factory=list)
+    status: str = "succeeded"
+    csv: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return cli.EXIT_REJECT_RATE if self.status == "failed_reject_rate" else cli.EXIT_OK
+
+    def add(self, batch: Batch) -> None:
+        """Add one committed (or reject-rate-failed) batch to the run's totals."""
+        self.records += batch.records
+        self.events_written += batch.events_written
+        for reason, n in batch.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+        self.duplicates += batch.duplicates
+        self.blank_lines += batch.blank_lines
+        self.partitions_written = sorted(set(self.partitions_written) | set(batch.partitions_written))
+        self.input_files = sorted(set(self.input_files) | set(batch.files))
+        if batch.events_commit:
+            self.events_commits.append(batch.events_commit)
+        if batch.status != "succeeded":
+            self.status = batch.status
+        self.batches.append({
+            "batch_id": batch.batch_id, "files": len(batch.files), "records": batch.records,
+            "events_written": batch.events_written, "rejected": batch.rejected_total,
+            "duplicates": batch.duplicates, "status": batch.status, "attempts": batch.attempts,
+            "events_version": batch.events_commit["version"] if batch.events_commit else None,
+        })
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -64,7 +109,7 @@ class RunReport:
         reasons = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
         return (
             f"{self.job} run_id={self.run_id} status={self.status} files={len(self.input_files)} "
-            f"records={self.records} events_written={self.events_written} "
+            f"files_skipped={len(self.files_skipped)} records={self.records} events_written={self.events_written} "
             f"rejected={self.rejected_total} ({reasons}) duplicates={self.duplicates} "
             f"blank_lines={self.blank_lines} partitions_written={len(self.partitions_written)} "
             f"duration_s={self.duration_s}"

@@ -37,18 +37,39 @@ REJECTS_COLUMNS = REJECTS_SCHEMA.fieldNames()
 
 _REPORTED_METRICS = ("numSourceRows", "numTargetRowsInserted", "numTargetFilesAdded", "executionTimeMs")
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+# The events table keeps a change data feed: `hourly_stats` finds the days that
+# changed since its last run in it.
+EVENTS_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
 
 def table_path(warehouse: str, name: str) -> str:
     return fs.join(warehouse, name)
 
 
-def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by=()) -> DeltaTable:
-    """Create the Delta table at `path` when it does not exist yet."""
+def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by=(),
+                 properties: dict[str, str] | None = None) -> DeltaTable:
+    """Create the Delta table at `path` when it does not exist yet; give an existing
+    table the `properties` it lacks (one ALTER commit, once)."""
+    if DeltaTable.isDeltaTable(spark, path):
+        table = DeltaTable.forPath(spark, path)
+        current = table.detail().first()["properties"] or {}
+        missing = {k: v for k, v in (properties or {}).items() if current.get(k) != v}
+        if missing:
+            assignments = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(missing.items()))
+            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
+        return table
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
     return builder.execute()
+
+
+def current_version(spark: SparkSession, path: str) -> int:
+    return DeltaTable.forPath(spark, path).history(1).first()["version"]
 
 
 @contextmanager
@@ -62,28 +83,72 @@ def commit_metadata(spark: SparkSession, **fields):
         spark.conf.unset(_USER_METADATA)
 
 
+@contextmanager
+def idempotent(spark: SparkSession, txn: tuple[str, int] | None):
+    """Make the Delta writes inside the block idempotent: a write tagged (app id,
+    version) is skipped when the table already holds a commit of that app id with
+    that version or a later one (Delta's SetTransaction). `None`: a plain write."""
+    if txn is None:
+        yield
+        return
+    spark.conf.set(_TXN_APP_ID, txn[0])
+    spark.conf.set(_TXN_VERSION, str(txn[1]))
+    try:
+        yield
+    finally:
+        spark.conf.unset(_TXN_APP_ID)
+        spark.conf.unset(_TXN_VERSION)
+
+
+def user_metadata(value: str | None) -> dict:
+    """A commit's userMetadata as written by `commit_metadata`; {} for anything else."""
+    try:
+        data = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     """The table as of one version (Delta time travel)."""
     return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
-def last_commit(table: DeltaTable) -> dict:
-    """Version, operation and metrics of the table's newest commit."""
-    row = table.history(1).select("version", "operation", "operationMetrics").first()
+def _commit(row) -> dict:
     metrics = {k: v for k, v in (row["operationMetrics"] or {}).items() if k in _REPORTED_METRICS}
     return {"version": row["version"], "operation": row["operation"], "metrics": metrics}
 
 
-def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, key: str = "event_id") -> dict:
-    """Insert the events whose key the table lacks, in one MERGE commit; return that commit."""
+def last_commit(table: DeltaTable) -> dict:
+    """Version, operation and metrics of the table's newest commit."""
+    return _commit(table.history(1).first())
+
+
+def commit_after(table: DeltaTable, version: int, run_id: str) -> dict | None:
+    """The first commit after `version` tagged with `run_id`, or None (another
+    writer's commits may come before or after it)."""
+    rows = table.history(100).where(f"version > {int(version)}").orderBy("version").collect()
+    for row in rows:
+        if user_metadata(row["userMetadata"]).get("run_id") == run_id:
+            return _commit(row)
+    return None
+
+
+def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, run_id: str, key: str = "event_id",
+                     txn: tuple[str, int] | None = None) -> dict | None:
+    """Insert the events whose key the table lacks, in one MERGE commit tagged with
+    `run_id`; return that commit, or None when Delta skipped it as already committed
+    (see `idempotent`)."""
     table = DeltaTable.forPath(spark, path)
-    (
-        table.alias("t")
-        .merge(new_events.alias("s"), f"t.{key} = s.{key}")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    return last_commit(table)
+    before = current_version(spark, path)
+    with idempotent(spark, txn):
+        (
+            table.alias("t")
+            .merge(new_events.alias("s"), f"t.{key} = s.{key}")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    return commit_after(table, before, run_id)
 
 
 def sql_string(value: str) -> str:

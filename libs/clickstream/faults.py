@@ -1,0 +1,28 @@
+"""Pause points for the crash tests: `CLICKSTREAM_PAUSE_AT=<point>` makes a job print
+`clickstream: paused at <point>` and wait there, so that a test can SIGKILL it at
+exactly that point. Unset (always, outside tests), `point()` does nothing.
+
+Points, in the order a run passes them:
+    reading            the input is listed (and a stream's batch planned), nothing read yet
+    rejects_committed  the rejects commit is made, the events MERGE is not
+    events_committed   the events MERGE is made; a stream's batch is not yet recorded
+                       in its checkpoint, and no run report is written
+    stats_committed    (hourly_stats) the stats commit is made, the run report is not
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+ENV = "CLICKSTREAM_PAUSE_AT"
+POINTS = ("reading", "rejects_committed", "events_committed", "stats_committed")
+
+
+def point(name: str) -> None:
+    if name not in POINTS:
+        raise ValueError(f"unknown pause point {name!r}")
+    if os.environ.get(ENV) == name:
+        print(f"clickstream: paused at {name}", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(60)
