@@ -107,7 +107,8 @@ def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, tmp_path):
 def test_hourly_stats_writes_its_grain_table_and_csv(spark, runs):
     wh, procs = runs
     assert procs["stats"].returncode == 0, procs["stats"].stdout
-    assert "hourly_stats run_id=stats table=hourly_stats_url_level2 days=2 rows=2 events=3" in procs["stats"].stdout
+    assert re.search(r"^hourly_stats run_id=stats table=hourly_stats_url_level2 mode=full events_version=\d+ "
+                     r"days=2 rows=2 events=3 ", procs["stats"].stdout, re.M)
     assert (wh.parent / "out" / "stats.csv").read_text() == (
         "time_bucket,url_level1,url_level2,activity,activity_count,user_count\n"
         "2017020220,hipages.com.au,articles,page_view,2,1\n"

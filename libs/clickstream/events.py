@@ -195,8 +195,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         new_events = classified.filter(F.col("status") == "new").select(
             *[F.lit(cfg.run_id).alias(c) if c == "run_id" else F.col(c) for c in tables.EVENTS_COLUMNS]
         )
-        with tables.commit_metadata(spark, **metadata):
-            batch.events_commit = tables.merge_new_events(spark, events_path, new_events, cfg.run_id, txn=txn)
+        batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn)
         inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
         if inserted != batch.events_written:
             raise JobFailed(

@@ -134,21 +134,21 @@ def commit_after(table: DeltaTable, version: int, run_id: str) -> dict | None:
     return None
 
 
-def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, run_id: str, key: str = "event_id",
+def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, metadata: dict, key: str = "event_id",
                      txn: tuple[str, int] | None = None) -> dict | None:
     """Insert the events whose key the table lacks, in one MERGE commit tagged with
-    `run_id`; return that commit, or None when Delta skipped it as already committed
-    (see `idempotent`)."""
+    `metadata` (which names the run_id); return that commit, or None when Delta
+    skipped it as already committed (see `idempotent`)."""
     table = DeltaTable.forPath(spark, path)
     before = current_version(spark, path)
-    with idempotent(spark, txn):
+    with commit_metadata(spark, **metadata), idempotent(spark, txn):
         (
             table.alias("t")
             .merge(new_events.alias("s"), f"t.{key} = s.{key}")
             .whenNotMatchedInsertAll()
             .execute()
         )
-    return commit_after(table, before, run_id)
+    return commit_after(table, before, metadata["run_id"])
 
 
 def sql_string(value: str) -> str:
