@@ -4,12 +4,18 @@ usage: python libs/build_zip.py LIBS_DIR OUT_ZIP
 """
 import os
 import sys
+import tempfile
 import zipfile
 
 
 def build(libs_dir: str, out_zip: str) -> None:
-    os.makedirs(os.path.dirname(out_zip) or ".", exist_ok=True)
-    tmp = out_zip + ".tmp"
+    out_dir = os.path.dirname(out_zip) or "."
+    os.makedirs(out_dir, exist_ok=True)
+    # A private temporary name, then an atomic rename: runs started at the same time
+    # may all rebuild the zip, and none sees a half-written one.
+    fd, tmp = tempfile.mkstemp(prefix=".clickstream-", suffix=".zip", dir=out_dir)
+    os.close(fd)
+    os.chmod(tmp, 0o644)
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for root, dirs, files in os.walk(os.path.join(libs_dir, "clickstream")):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
