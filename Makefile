@@ -9,7 +9,7 @@ SAMPLE ?= data/sample
 VENV35 ?= .venv-spark35
 SPARK35_PINS := "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4"
 
-.PHONY: setup run test test-spark35 package clean check-java
+.PHONY: setup run test test-spark35 scenario package clean check-java
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ run: setup check-java
 
 test: setup check-java
 	$(PY) -m pytest
+
+# Five days of a generated feed with late files and killed runs, against one clean run.
+scenario: setup check-java
+	$(PY) -m pytest -m scenario tests/scenarios
 
 # The same suite on Spark 3.5 with Delta 3.3 (what EMR 7 ships), in its own venv.
 test-spark35: check-java $(VENV35)/.installed

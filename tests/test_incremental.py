@@ -13,19 +13,9 @@ from delta.tables import DeltaTable
 from clickstream import events, hourly_stats, tables
 from clickstream.errors import JobFailed, UsageError
 from helpers import hipages_line as L
-from helpers import table_rows, write_lines
+from helpers import run_events, run_stats, table_rows, write_lines
 
 D = dt.date
-
-
-def events_run(spark, profile, src, wh, run_id, **kw):
-    kw.setdefault("max_reject_rate", 1.0)
-    return events.run(spark, events.EventsConfig(input=str(src), warehouse=str(wh), profile=profile,
-                                                 run_id=run_id, **kw))
-
-
-def stats_run(spark, wh, run_id, **kw):
-    return hourly_stats.run(spark, hourly_stats.StatsConfig(warehouse=str(wh), run_id=run_id, **kw))
 
 
 def version(spark, path) -> int:
@@ -45,7 +35,7 @@ def test_a_28_day_backfill_reads_each_days_prefix_and_names_the_missing_days(spa
             continue  # two days with no files
         write_lines(tmp_path / "in" / f"{day:%Y/%m/%d}" / "part-1.json", [L(f"e{day:%d}", timestamp=ts(day))])
     write_lines(tmp_path / "in" / "2019/12/31/x.json", [L("outside")])  # a day outside the range
-    rep = events_run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1",
+    rep = run_events(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1",
                      days=events.inputs.days_between(first, D(2020, 1, 28)))
     assert rep.days_missing == ["2020-01-05", "2020-01-17"]
     assert len(rep.days_requested) == 28 and rep.days_requested[0] == "2020-01-01"
@@ -59,13 +49,13 @@ def test_a_28_day_backfill_reads_each_days_prefix_and_names_the_missing_days(spa
 def test_the_dt_layout_and_a_request_with_no_files(spark, hipages_profile, tmp_path):
     write_lines(tmp_path / "in" / "dt=2020-01-13" / "a.json", [L("a", timestamp=ts(D(2020, 1, 13)))])
     write_lines(tmp_path / "in" / "dt=2020-01-14" / "b.json", [L("b", timestamp=ts(D(2020, 1, 14)))])
-    rep = events_run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1", days=(D(2020, 1, 14),),
+    rep = run_events(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1", days=(D(2020, 1, 14),),
                      layout="dt={yyyy}-{MM}-{dd}")
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["dt=2020-01-14/b.json"]
     assert table_rows(spark, tmp_path / "wh", "events", "event_id", "event_date") == [("b", D(2020, 1, 14))]
     with pytest.raises(UsageError, match=r"^no input files for any requested day \(2020-01-15\.\.2020-01-16\) "
                                          r"under .*/in with layout \{yyyy\}/\{MM\}/\{dd\}$"):
-        events_run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh2", "r2",
+        run_events(spark, hipages_profile, tmp_path / "in", tmp_path / "wh2", "r2",
                    days=(D(2020, 1, 15), D(2020, 1, 16)))
     assert not (tmp_path / "wh2").exists()
 
@@ -103,7 +93,7 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
     src, wh = tmp_path / "in", tmp_path / "wh"
     write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])
     write_lines(src / "2017/02/03/b.json", [L("b1", timestamp="03/02/2017 10:00:00")])
-    rep1 = events_run(spark, hipages_profile, src, wh, "r1", new_files_only=True)
+    rep1 = run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
     assert [f.rsplit("/in/", 1)[1] for f in rep1.input_files] == ["2017/02/02/a.json", "2017/02/03/b.json"]
     assert (rep1.files_skipped, rep1.events_written, rep1.rejected) == ([], 3, {"malformed_json": 1})
     assert rep1.checkpoint.startswith(f"file:{wh}/_checkpoints/events-hipages-")
@@ -111,7 +101,7 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
     # A late file, dated two years back, into an old prefix; it repeats a1.
     late = write_lines(src / "2017/02/02/late.json", [L("c1"), L("a1")])
     os.utime(late, (0, 63072000))
-    rep2 = events_run(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    rep2 = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
     assert [f.rsplit("/in/", 1)[1] for f in rep2.input_files] == ["2017/02/02/late.json"]
     assert [f.rsplit("/in/", 1)[1] for f in rep2.files_skipped] == ["2017/02/02/a.json", "2017/02/03/b.json"]
     assert (rep2.events_written, rep2.duplicates, rep2.partitions_written) == (1, 1, ["2017-02-02"])
@@ -121,7 +111,7 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
 
     # Nothing new: no batch, and no commit to the events table.
     before = version(spark, wh / "events")
-    rep3 = events_run(spark, hipages_profile, src, wh, "r3", new_files_only=True)
+    rep3 = run_events(spark, hipages_profile, src, wh, "r3", new_files_only=True)
     assert (rep3.input_files, rep3.batches, rep3.records) == ([], [], 0)
     assert len(rep3.files_skipped) == 3
     assert version(spark, wh / "events") == before
@@ -132,14 +122,14 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
 def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark, hipages_profile, tmp_path):
     src, wh = tmp_path / "in", tmp_path / "wh"
     write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])
-    events_run(spark, hipages_profile, src, wh, "r1", new_files_only=True)
+    run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
     rows, rejects = table_rows(spark, wh, "events", *tables.EVENTS_COLUMNS), table_rows(spark, wh, "rejects", "raw")
     # A run that died after its commits, before Spark recorded the batch as done.
     checkpoint = next((wh / "_checkpoints").iterdir())
     for name in ("0", ".0.crc"):
         (checkpoint / "commits" / name).unlink()
     before = version(spark, wh / "events")
-    rep = events_run(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    rep = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
     assert [b["batch_id"] for b in rep.batches] == [0]
     assert (rep.events_written, rep.duplicates, rep.rejected_total, rep.events_commits) == (0, 2, 1, [])
     assert version(spark, wh / "events") == before
@@ -149,7 +139,7 @@ def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark
 
 def test_a_merge_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile, tmp_path):
     wh = tmp_path / "wh"
-    events_run(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
+    run_events(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
     path = f"file:{wh}/events"
     first = events.read_lines(spark, [str(write_lines(tmp_path / "b.json", [L("b1")]))])
     cfg = events.EventsConfig(input="", warehouse=str(wh), profile=hipages_profile, run_id="r2")
@@ -165,7 +155,7 @@ def test_a_merge_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile
 
 def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile, tmp_path, monkeypatch):
     wh = tmp_path / "wh"
-    events_run(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
+    run_events(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
     replace_rejects = tables.replace_rejects
     calls = []
 
@@ -176,11 +166,11 @@ def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile,
             event_id = "x1" if len(calls_total) == 0 else "x2"
             calls_total.append(event_id)
             other = write_lines(tmp_path / f"{event_id}.json", [L(event_id, user_id="other")])
-            events_run(spark, hipages_profile, other, wh, "other")
+            run_events(spark, hipages_profile, other, wh, "other")
 
     calls_total = []
     monkeypatch.setattr(tables, "replace_rejects", rejects_then_another_writer)
-    rep = events_run(spark, hipages_profile, write_lines(tmp_path / "b.json", [L("b1"), L("x1", user_id="other")]),
+    rep = run_events(spark, hipages_profile, write_lines(tmp_path / "b.json", [L("b1"), L("x1", user_id="other")]),
                      wh, "r2")
     assert rep.batches[0]["attempts"] == 2
     assert (rep.events_written, rep.duplicates) == (1, 1)
@@ -188,7 +178,7 @@ def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile,
 
     calls.clear()
     with pytest.raises(JobFailed, match=r"^gave up after 1 attempts: other writers kept committing"):
-        events_run(spark, hipages_profile, write_lines(tmp_path / "c.json", [L("c1")]), wh, "r3", max_attempts=1)
+        run_events(spark, hipages_profile, write_lines(tmp_path / "c.json", [L("c1")]), wh, "r3", max_attempts=1)
     assert {r[0] for r in table_rows(spark, wh, "events", "event_id")} == {"a1", "b1", "x1", "x2"}
 
 
@@ -197,8 +187,8 @@ def test_late_events_are_merged_and_the_stats_recompute_exactly_the_changed_days
     day0, day1, day2 = D(2020, 1, 12), D(2020, 1, 13), D(2020, 1, 14)
     write_lines(src / "2020/01/13/a.json", [L("d0", timestamp=ts(day0))] + [
         L(f"d1-{i}", user_id=f"u{i % 2}", timestamp=ts(day1)) for i in range(4)])
-    events_run(spark, hipages_profile, src, wh, "r1", new_files_only=True)
-    rep = stats_run(spark, wh, "s1")
+    run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
+    rep = run_stats(spark, wh, "s1")
     assert (rep["mode"], rep["days_recomputed"]) == ("full", ["2020-01-12", "2020-01-13"])
     stats_path = wh / "hourly_stats"
     before = table_rows(spark, wh, "hourly_stats", "time_bucket", "activity_count", "user_count")
@@ -209,10 +199,10 @@ def test_late_events_are_merged_and_the_stats_recompute_exactly_the_changed_days
     write_lines(src / "2020/01/14/b.json", [L("d2", timestamp=ts(day2))] + [
         L(f"late-{i}", user_id=f"late{i % 2}", timestamp=ts(day1)) for i in range(3)] + [
         L("d1-0", user_id="u0", timestamp=ts(day1))])
-    ingest = events_run(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    ingest = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
     assert (ingest.events_written, ingest.duplicates, ingest.partitions_written) == (
         4, 1, ["2020-01-13", "2020-01-14"])
-    rep = stats_run(spark, wh, "s2")
+    rep = run_stats(spark, wh, "s2")
     assert (rep["mode"], rep["days_recomputed"], rep["consumed_before"]) == (
         "catch_up", ["2020-01-13", "2020-01-14"], 1)
     assert table_rows(spark, wh, "hourly_stats", "time_bucket", "activity_count", "user_count") == [
@@ -223,12 +213,12 @@ def test_late_events_are_merged_and_the_stats_recompute_exactly_the_changed_days
 
     # Up to date: nothing is recomputed and nothing committed.
     stats_version = version(spark, stats_path)
-    rep = stats_run(spark, wh, "s3")
+    rep = run_stats(spark, wh, "s3")
     assert (rep["mode"], rep["days_recomputed"], rep["commit"]) == ("up_to_date", [], None)
     assert version(spark, stats_path) == stats_version
 
     # A forced range rewrites its days but consumes nothing.
-    rep = stats_run(spark, wh, "s4", date_from=day0, date_to=day0)
+    rep = run_stats(spark, wh, "s4", date_from=day0, date_to=day0)
     assert (rep["mode"], rep["days_recomputed"]) == ("range", ["2020-01-12"])
     assert hourly_stats.consumed_version(spark, f"file:{stats_path}") == version(spark, wh / "events")
     meta = json.loads(DeltaTable.forPath(spark, str(stats_path)).history(1).first()["userMetadata"])

@@ -71,6 +71,14 @@ def is_directory(spark: SparkSession, uri: str) -> bool:
         return False
 
 
+def subdirectories(spark: SparkSession, uri: str) -> list[str]:
+    """Names of the directories directly under `uri`, sorted; [] if it does not exist."""
+    path, fs = _path(spark, uri)
+    if not fs.exists(path):
+        return []
+    return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
+
+
 def normalize(spark: SparkSession, uri: str) -> str:
     """One spelling per file: 'file:///tmp/a' and 'file:/tmp/a' -> 'file:/tmp/a'."""
     return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri).toString()
