@@ -37,6 +37,9 @@ def error_lines(proc):
     (["events", "--input", "a", "--warehouse", "w", "--run-id", "a/b"], "events: error: bad --run-id 'a/b'"),
     (["nojob"], "spark-submit.sh: error: unknown job 'nojob'"),
     (["hourly_stats", "--warehouse", "w", "--dimensions", "ip"], "hourly_stats: error: unknown dimension 'ip'"),
+    (["events", "--input", "a", "--warehouse", "w", "--new-files-only", "--date", "2020-01-01"],
+     "events: error: --new-files-only reads the whole input root"),
+    (["maintain", "--warehouse", "w", "--retain-hours", "1"], "maintain: error: --retain-hours 1 is below 24"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     proc = submit(*args)
@@ -50,6 +53,17 @@ def test_input_that_matches_nothing_exits_2_naming_the_path(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert error_lines(proc) == [f"events: error: input path matches no files: {tmp_path}/missing/*.json"]
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_dated_days_without_files_exit_2_naming_them(tmp_path):
+    write_lines(tmp_path / "in" / "2020" / "01" / "10" / "a.json", [L("a1")])
+    proc = submit(*FAST, "events", "--input", str(tmp_path / "in"), "--warehouse", str(tmp_path / "wh"),
+                  "--from", "2020-01-11", "--to", "2020-01-12")
+    assert proc.returncode == 2, proc.stdout
+    assert error_lines(proc) == [f"events: error: no input files for any requested day (2020-01-11..2020-01-12) "
+                                 f"under file:{tmp_path}/in with layout {{yyyy}}/{{MM}}/{{dd}}"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "wh").exists()
 
 
 @pytest.fixture(scope="module")

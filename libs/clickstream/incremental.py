@@ -24,10 +24,16 @@ import pyspark.sql.functions as F
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream import fs
+from clickstream.errors import JobFailed
 
 # The file source skips files older than maxFileAge (default 7 days) relative to the
 # newest file it has seen. A late file must be taken whatever its modification time.
 NEVER_TOO_OLD = "365000d"
+
+
+# What Spark says when two queries write one checkpoint's logs at the same time.
+_CONCURRENT_QUERY = ("Concurrent update to the log", "Multiple streaming queries are concurrently using",
+                     "CONCURRENT_QUERY", "Multiple streaming jobs detected")
 
 
 def checkpoint_path(warehouse: str, source: str, root: str) -> str:
@@ -83,7 +89,9 @@ def run_available_now(stream: DataFrame, checkpoint: str,
     ready.set()
     try:
         query.awaitTermination()
-    except Exception:
+    except Exception as err:
         if "error" in state:
             raise state["error"] from None
+        if any(sign in str(err) for sign in _CONCURRENT_QUERY):
+            raise JobFailed(f"another run is using the checkpoint {checkpoint}: run again when it is done") from None
         raise
