@@ -55,31 +55,47 @@ def test_input_that_matches_nothing_exits_2_naming_the_path(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_dated_days_without_files_exit_2_naming_them(tmp_path):
-    write_lines(tmp_path / "in" / "2020" / "01" / "10" / "a.json", [L("a1")])
-    proc = submit(*FAST, "events", "--input", str(tmp_path / "in"), "--warehouse", str(tmp_path / "wh"),
-                  "--from", "2020-01-11", "--to", "2020-01-12")
-    assert proc.returncode == 2, proc.stdout
-    assert error_lines(proc) == [f"events: error: no input files for any requested day (2020-01-11..2020-01-12) "
-                                 f"under file:{tmp_path}/in with layout {{yyyy}}/{{MM}}/{{dd}}"]
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert not (tmp_path / "wh").exists()
+def start(*args):
+    env = {**os.environ, "CLICKSTREAM_PYTHON": sys.executable}
+    return subprocess.Popen(["./spark-submit.sh", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A, A again, then B, into one warehouse through the real entry point."""
+    """A then B into one warehouse, then hourly_stats, through the real entry point;
+    meanwhile (in other JVMs) a run above its reject rate and one over days without files."""
     base = tmp_path_factory.mktemp("cli")
+    write_lines(base / "d" / "2020" / "01" / "10" / "a.json", [L("a1")])
+    side = {
+        "reject_rate": start(*FAST, "events", "--input", str(write_lines(base / "r.json", [L("e1"), "{bad"])),
+                             "--warehouse", str(base / "wh-r"), "--run-id", "r", "--max-reject-rate", "0.4"),
+        "no_days": start(*FAST, "events", "--input", str(base / "d"), "--warehouse", str(base / "wh-d"),
+                         "--from", "2020-01-11", "--to", "2020-01-12"),
+    }
     a = write_lines(base / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 10:00:00"), "{bad", "", L("a1")])
     b = write_lines(base / "in" / "b.json", [L("b1"), L("a2", action="claim", timestamp="03/02/2017 10:00:00")])
     wh = base / "wh"
     procs = {}
-    for run_id, src in [("a", a), ("a-again", a), ("b", b)]:
+    for run_id, src in [("a", a), ("b", b)]:
         procs[run_id] = submit(*FAST, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", run_id,
                                "--max-reject-rate", "0.5")
     procs["stats"] = submit(*FAST, "hourly_stats", "--warehouse", str(wh), "--dimensions", "url_level2",
                             "--csv", str(base / "out" / "stats.csv"), "--run-id", "stats")
+    for name, proc in side.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        procs[name] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     return wh, procs
+
+
+def test_dated_days_without_files_exit_2_naming_them(runs):
+    wh, procs = runs
+    proc, root = procs["no_days"], wh.parent / "d"
+    assert proc.returncode == 2, proc.stdout
+    assert error_lines(proc) == [f"events: error: no input files for any requested day (2020-01-11..2020-01-12) "
+                                 f"under file:{root} with layout {{yyyy}}/{{MM}}/{{dd}}"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (wh.parent / "wh-d").exists()
 
 
 def test_run_exits_0_and_reports_its_arithmetic(runs):
@@ -93,29 +109,26 @@ def test_run_exits_0_and_reports_its_arithmetic(runs):
     assert report["partitions_written"] == ["2017-02-02", "2017-02-03"]
 
 
-def test_rerun_doubles_nothing_and_a_then_b_loses_nothing(spark, runs):
+def test_a_then_b_loses_nothing(spark, runs):
     wh, procs = runs
-    assert [procs[r].returncode for r in ("a-again", "b")] == [0, 0]
-    again = read_report(wh, "a-again")
-    assert (again["events_written"], again["duplicates"], again["rejected"]) == (0, 3, {"malformed_json": 1})
+    assert procs["b"].returncode == 0, procs["b"].stdout
     b = read_report(wh, "b")
     assert (b["events_written"], b["rejected"]) == (1, {"conflicting_duplicate": 1})
     assert table_rows(spark, wh, "events", "event_id", "run_id", "activity") == [
         ("a1", "a", "page_view"), ("a2", "a", "page_view"), ("b1", "b", "page_view"),
     ]
     rejects = table_rows(spark, wh, "rejects", "reason", "run_id")
-    assert rejects == [("conflicting_duplicate", "b"), ("malformed_json", "a-again")]
+    assert rejects == [("conflicting_duplicate", "b"), ("malformed_json", "a")]
 
 
-def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, tmp_path):
-    src = write_lines(tmp_path / "a.json", [L("e1"), "{bad"])
-    proc = submit(*FAST, "events", "--input", str(src), "--warehouse", str(tmp_path / "wh"), "--run-id", "r",
-                  "--max-reject-rate", "0.4")
-    assert proc.returncode == 3, proc.stderr
+def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, runs):
+    wh, procs = runs
+    proc, wh_r = procs["reject_rate"], wh.parent / "wh-r"
+    assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "status=failed_reject_rate" in proc.stdout
-    assert table_rows(spark, tmp_path / "wh", "events", "event_id") == []
-    assert table_rows(spark, tmp_path / "wh", "rejects", "reason") == [("malformed_json",)]
-    assert read_report(tmp_path / "wh", "r")["reject_rate"] == 0.5
+    assert table_rows(spark, wh_r, "events", "event_id") == []
+    assert table_rows(spark, wh_r, "rejects", "reason") == [("malformed_json",)]
+    assert read_report(wh_r, "r")["reject_rate"] == 0.5
 
 
 def test_hourly_stats_writes_its_grain_table_and_csv(spark, runs):
