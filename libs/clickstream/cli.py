@@ -9,7 +9,7 @@ import argparse
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from clickstream.errors import JobFailed, UsageError
 
@@ -43,6 +43,14 @@ def fraction(value: str) -> float:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"{value!r} is not a fraction between 0 and 1")
     return number
+
+
+def parse_date(value: str, what: str = "date") -> date:
+    """A YYYY-MM-DD day; UsageError naming `what` (an option such as '--from') if not."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"bad {what} {value!r}: use YYYY-MM-DD") from None
 
 
 def positive_int(value: str) -> int:

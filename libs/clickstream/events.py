@@ -106,10 +106,10 @@ def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
     if args.date_to and not args.date_from:
         raise UsageError("--to needs --from")
     if args.date:
-        days = (inputs.parse_date(args.date, "--date"),)
+        days = (cli.parse_date(args.date, "--date"),)
     elif args.date_from:
-        first = inputs.parse_date(args.date_from, "--from")
-        last = inputs.parse_date(args.date_to, "--to") if args.date_to else datetime.now(timezone.utc).date()
+        first = cli.parse_date(args.date_from, "--from")
+        last = cli.parse_date(args.date_to, "--to") if args.date_to else datetime.now(timezone.utc).date()
         days = inputs.days_between(first, last)
     else:
         days = ()

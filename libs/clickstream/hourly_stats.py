@@ -38,13 +38,6 @@ class StatsConfig:
     run_id: str = ""
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"bad date {value!r}: use YYYY-MM-DD") from None
-
-
 def parse_dimensions(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
@@ -66,8 +59,8 @@ def parse_args(argv: list[str]) -> StatsConfig:
     parser.add_argument("--csv", help="also write the recomputed rows as one CSV file here")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     args = parser.parse_args(argv)
-    date_from = _date(args.date_from) if args.date_from else None
-    date_to = _date(args.date_to) if args.date_to else None
+    date_from = cli.parse_date(args.date_from) if args.date_from else None
+    date_to = cli.parse_date(args.date_to) if args.date_to else None
     if date_from and date_to and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}")
     return StatsConfig(warehouse=args.warehouse, date_from=date_from, date_to=date_to,

@@ -19,13 +19,6 @@ class DatedInput:
     days_missing: list[str] = field(default_factory=list)
 
 
-def parse_date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"bad {option} {value!r}: use YYYY-MM-DD") from None
-
-
 def days_between(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}")

@@ -83,7 +83,8 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
     spark.conf.set(_LISTING_PARALLELISM, str(max(1, spark.sparkContext.defaultParallelism * 2)))
     try:
         for name in cfg.tables or found:
-            table = DeltaTable.forPath(spark, fs.join(warehouse, name))
+            path = fs.join(warehouse, name)
+            table = DeltaTable.forPath(spark, path)
             done: dict = {}
             with tables.commit_metadata(spark, job="maintain", run_id=cfg.run_id):
                 if cfg.optimize:
@@ -91,10 +92,10 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
                     done["optimize"] = {"files_removed": metrics["numFilesRemoved"],
                                         "files_added": metrics["numFilesAdded"]}
                 if cfg.vacuum:
-                    files_before = _data_file_count(spark, fs.join(warehouse, name))
+                    files_before = _data_file_count(spark, path)
                     table.vacuum(float(cfg.retain_hours))
-                    done["vacuum"] = {"files_deleted": files_before - _data_file_count(spark, fs.join(warehouse, name))}
-            done["version"] = table.history(1).first()["version"]
+                    done["vacuum"] = {"files_deleted": files_before - _data_file_count(spark, path)}
+            done["version"] = tables.current_version(spark, path)
             rep["tables"][name] = done
             print(f"maintain run_id={cfg.run_id} table={name} "
                   + " ".join(f"{k}.{m}={v}" for k, d in done.items() if isinstance(d, dict) for m, v in d.items()),

@@ -5,7 +5,7 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from clickstream import cli, fs
+from clickstream import cli, fs, tables
 
 # Table name -> the columns that order its rows for display.
 TABLES = {
@@ -32,7 +32,7 @@ def run(spark: SparkSession, args) -> int:
             print(f"{name}: no table at {path}")
             continue
         df = spark.read.format("delta").load(path)
-        version = DeltaTable.forPath(spark, path).history(1).first()["version"]
+        version = tables.current_version(spark, path)
         print(f"\n{name}: {df.count()} rows, Delta version {version}, at {path}")
         df.orderBy(*[F.col(c) for c in TABLES[name]]).show(args.rows, truncate=60)
     events = fs.join(warehouse, "events")
