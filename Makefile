@@ -52,14 +52,25 @@ scenario: setup check-java
 	$(PY) -m pytest -m scenario tests/scenarios
 
 # The same suite on Spark 3.5 with Delta 3.3 (what EMR 7 ships), in its own venv.
-test-spark35: check-java $(VENV35)/.installed
+# It needs the Spark 4 venv too: a test reads with Delta 3.3 a warehouse that Delta 4 wrote.
+test-spark35: check-java setup $(VENV35)/.installed
 	$(VENV35)/bin/python -m pytest
 
 $(VENV35)/.installed: setup.py
 	$(call make-venv,$(VENV35),$(SPARK35_PINS))
 
+# Everything a cluster needs, in dist/: upload it as it is (README, "Deploying on EMR").
+#   clickstream.zip  the library with conf/sources and conf/spark inside (--py-files)
+#   jobs/*.py        the entry points;  conf/  the profiles and Spark settings
+#   clickstream-*.whl  for pip users (clusters get the zip: workers cannot import a .whl)
 package: setup
-	$(PY) libs/build_zip.py libs dist/clickstream.zip
+	rm -rf dist/jobs dist/conf dist/*.whl
+	$(PY) libs/build_zip.py . dist/clickstream.zip
+	mkdir -p dist/jobs dist/conf
+	cp jobs/*.py dist/jobs/
+	cp -R conf/sources conf/spark conf/log4j2.properties dist/conf/
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@echo "dist/ holds the artifact:" && find dist -type f -not -name '.*' | sort
 
 clean:
 	rm -rf build dist .pytest_cache spark-warehouse metastore_db derby.log

@@ -1,5 +1,22 @@
 """clickstream: a PySpark batch pipeline from raw web-event lines to Delta Lake tables."""
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPy(build_py):
+    """Ship conf/sources/*.json and conf/spark/*.properties inside the package, as
+    libs/build_zip.py does for the zip (clickstream/conf/...)."""
+
+    def run(self):
+        super().run()
+        for folder, pattern in (("sources", "*.json"), ("spark", "*.properties")):
+            target = Path(self.build_lib) / "clickstream" / "conf" / folder
+            target.mkdir(parents=True, exist_ok=True)
+            for path in sorted((Path(__file__).parent / "conf" / folder).glob(pattern)):
+                self.copy_file(str(path), str(target / path.name))
+
 
 setup(
     name="clickstream",
@@ -8,6 +25,7 @@ setup(
     python_requires=">=3.9",
     package_dir={"": "libs"},
     packages=find_packages("libs"),
+    cmdclass={"build_py": BuildPy},
     install_requires=[
         # Spark 3.5 (EMR 7) up to the newest Spark that delta-spark supports.
         "pyspark>=3.5,<4.3",
@@ -21,6 +39,11 @@ setup(
             "chispa>=0.10,<0.13",
             "deltalake>=0.25,<2",
             "pyarrow>=15",
+            # EMR steps checked against the AWS API model and moto's EMR; S3 tests
+            # against moto's server; awscli turns the `aws emr add-steps` form back.
+            "boto3>=1.34,<2",
+            "moto[server]>=5,<6",
+            "awscli>=1.32,<2",
         ],
     },
 )

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run a clickstream job with spark-submit, on a laptop or a cluster.
 #
-#   ./spark-submit.sh [spark-submit options] <job> [job options]
+#   ./spark-submit.sh [--env NAME[,NAME]] [spark-submit options] <job> [job options]
 #   ./spark-submit.sh events --input data/sample --warehouse /tmp/wh
-#   ./spark-submit.sh --master spark://host:7077 --conf k=v events ...
+#   ./spark-submit.sh --env cluster --master spark://host:7077 events ...
+#   ./spark-submit.sh emr-steps --date 2026-11-23 --code s3://b/clickstream ...   (prints EMR steps)
 #
 # Finds spark-submit ($SPARK_HOME, else the one installed with pyspark), ships the
-# library as a .zip with --py-files, adds the pinned JVM packages (Delta Lake) and
-# runs jobs/<job>.py. The master is local[*] unless you pass --master.
+# library (with the source profiles) as dist/clickstream.zip with --py-files, applies
+# conf/spark/<env>.properties (default: local) as --conf pairs, adds the pinned JVM
+# packages (Delta Lake; hadoop-aws when an argument is an s3a:// URI) and runs
+# jobs/<job>.py. Your own --conf and --packages come after ours and win.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +20,40 @@ if [[ -n "${CLICKSTREAM_PYTHON:-}" ]]; then PY="$CLICKSTREAM_PYTHON"
 elif [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"
 else PY="$(command -v python3 || true)"; fi
 [[ -n "$PY" ]] || die "python3 not found; install Python 3.10+"
+
+# Split: our --env, spark-submit options, then the job name, then the job's own options.
+ENVS="local"
+SPARK_OPTS=()
+DRIVER_JAVA_OPTS=""
+MASTER=""
+USER_PACKAGES=""
+JOB=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --env) [[ $# -ge 2 ]] || die "--env needs a value"; ENVS="$2"; shift 2 ;;
+    --env=*) ENVS="${1#*=}"; shift ;;
+    --driver-java-options) [[ $# -ge 2 ]] || die "--driver-java-options needs a value"
+        DRIVER_JAVA_OPTS="$2"; shift 2 ;;
+    --driver-java-options=*) DRIVER_JAVA_OPTS="${1#*=}"; shift ;;
+    --packages) [[ $# -ge 2 ]] || die "--packages needs a value"; USER_PACKAGES="$2"; shift 2 ;;
+    --packages=*) USER_PACKAGES="${1#*=}"; shift ;;
+    --master) [[ $# -ge 2 ]] || die "--master needs a value"; MASTER="$2"; SPARK_OPTS+=("$1" "$2"); shift 2 ;;
+    --master=*) MASTER="${1#*=}"; SPARK_OPTS+=("$1"); shift ;;
+    --verbose|-v|--supervise) SPARK_OPTS+=("$1"); shift ;;
+    --*=*) SPARK_OPTS+=("$1"); shift ;;
+    -*) [[ $# -ge 2 ]] || die "spark-submit option $1 needs a value"
+        SPARK_OPTS+=("$1" "$2"); shift 2 ;;
+    *) JOB="$1"; shift; break ;;
+  esac
+done
+JOBS="$(cd "$ROOT/jobs" && ls -1 *.py 2>/dev/null | sed 's/\.py$//' | grep -v '^_' | tr '\n' ' ')emr-steps"
+[[ -n "$JOB" ]] || die "no job given; usage: ./spark-submit.sh [--env NAME] [spark-submit options] <job> [job options]; jobs: $JOBS"
+
+# EMR steps are rendered, not run: plain Python, no Spark.
+if [[ "$JOB" == "emr-steps" ]]; then
+  PYTHONPATH="$ROOT/libs" exec "$PY" -m clickstream.emr "$@"
+fi
+[[ -f "$ROOT/jobs/$JOB.py" ]] || die "unknown job '$JOB'; jobs: $JOBS"
 
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/bin/java"
 else JAVA="$(command -v java || true)"; fi
@@ -30,57 +67,23 @@ else
 fi
 [[ -x "$SUBMIT" ]] || die "spark-submit not found at $SUBMIT"
 
-# Split: spark-submit options, then the job name, then the job's own options.
-SPARK_OPTS=()
-DRIVER_JAVA_OPTS=""
-JOB=""
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --driver-java-options) [[ $# -ge 2 ]] || die "--driver-java-options needs a value"
-        DRIVER_JAVA_OPTS="$2"; shift 2 ;;
-    --driver-java-options=*) DRIVER_JAVA_OPTS="${1#*=}"; shift ;;
-    --verbose|-v|--supervise) SPARK_OPTS+=("$1"); shift ;;
-    --*=*) SPARK_OPTS+=("$1"); shift ;;
-    -*) [[ $# -ge 2 ]] || die "spark-submit option $1 needs a value"
-        SPARK_OPTS+=("$1" "$2"); shift 2 ;;
-    *) JOB="$1"; shift; break ;;
-  esac
-done
-JOBS="$(cd "$ROOT/jobs" && ls -1 *.py 2>/dev/null | sed 's/\.py$//' | grep -v '^_' | tr '\n' ' ')"
-[[ -n "$JOB" ]] || die "no job given; usage: ./spark-submit.sh [spark-submit options] <job> [job options]; jobs: $JOBS"
-[[ -f "$ROOT/jobs/$JOB.py" ]] || die "unknown job '$JOB'; jobs: $JOBS"
-
-# The library, zipped for executors (a .whl on --py-files is not importable by
-# Python workers). Rebuilt when any file under libs/ is newer than the zip.
+# The library and the source profiles, zipped for executors and cluster-mode drivers
+# (a .whl on --py-files is not importable by Python workers). Rebuilt when anything
+# under libs/, conf/sources/ or conf/spark/ is newer than the zip.
 ZIP="$ROOT/dist/clickstream.zip"
-if [[ ! -f "$ZIP" ]] || [[ -n "$(find "$ROOT/libs" -name "*.py" -newer "$ZIP" -print -quit)" ]]; then
-  "$PY" "$ROOT/libs/build_zip.py" "$ROOT/libs" "$ZIP" >&2
+if [[ ! -f "$ZIP" ]] || [[ -n "$(find "$ROOT/libs" "$ROOT/conf/sources" "$ROOT/conf/spark" \( -name "*.py" -o -name "*.json" -o -name "*.properties" \) -newer "$ZIP" -print -quit)" ]]; then
+  "$PY" "$ROOT/libs/build_zip.py" "$ROOT" "$ZIP" >&2
 fi
 
-HAS_MASTER=0
-for opt in "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}"; do
-  [[ "$opt" == --master || "$opt" == --master=* ]] && HAS_MASTER=1
-done
-DEFAULTS=()
-if [[ $HAS_MASTER -eq 0 ]]; then
-  # Local mode: one machine's cores. Spark's 200 shuffle partitions and Delta's 50
-  # log-replay partitions are sized for clusters and cost seconds per step here
-  # (AQE still coalesces small shuffles). Any --conf you pass wins over these.
-  CORES="$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)"
-  DEFAULTS+=(--master "local[*]"
-    --conf "spark.sql.shuffle.partitions=$((CORES * 4))"
-    --conf "spark.databricks.delta.snapshotPartitions=$CORES")
-fi
-PACKAGES="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.packages)" || exit 2
+# conf/spark/<env>.properties as --conf pairs, the driver's Python, and --packages.
+EXTRA="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.submit --root "$ROOT" --env "$ENVS" --python "$PY" \
+  --spark-dir "$(dirname "$(dirname "$SUBMIT")")" ${MASTER:+--master "$MASTER"} --packages "$USER_PACKAGES" \
+  -- "$@")" || exit 2
+readarray -t SUBMIT_ARGS <<< "$EXTRA"
 
 exec "$SUBMIT" \
-  "${DEFAULTS[@]+"${DEFAULTS[@]}"}" \
-  --packages "$PACKAGES" \
-  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
-  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
-  --conf spark.sql.session.timeZone=UTC \
+  "${SUBMIT_ARGS[@]}" \
   --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties $DRIVER_JAVA_OPTS" \
-  --conf spark.pyspark.python="$PY" \
   --py-files "$ZIP" \
   "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" \
   "$ROOT/jobs/$JOB.py" "$@"

@@ -4,16 +4,13 @@
                              [--date D | --from D [--to D] [--layout L] | --new-files-only]
                              [--max-reject-rate 0.05] [--run-id ID] [--csv PATH]
 """
-import os
 import sys
 
 from clickstream import cli, events
 
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
-
 
 def main(argv):
-    cfg = events.parse_args(argv, CONF_DIR)
+    cfg = events.parse_args(argv)
     from clickstream.session import build_session
 
     spark = build_session("clickstream-events")

@@ -29,6 +29,8 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "1")
+        # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
     )
     for key, value in SESSION_CONF.items():

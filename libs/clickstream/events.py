@@ -76,7 +76,7 @@ class EventsConfig:
         return self.layout or self.profile.input_layout
 
 
-def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
+def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
     """Validate the command line and the source profile, before Spark starts."""
     parser = cli.ArgumentParser(prog="events", description="Ingest raw event lines into the warehouse.")
     parser.add_argument("--input", required=True,
@@ -98,7 +98,8 @@ def parse_args(argv: list[str], conf_dir: str) -> EventsConfig:
                         help="tries per batch when other writers' commits conflict (default: 5)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
-    parser.add_argument("--conf-dir", default=conf_dir, help=f"configuration root (default: {conf_dir})")
+    parser.add_argument("--conf-dir", default=conf_dir,
+                        help="read source profiles from DIR/sources/ (default: those shipped with the package)")
     args = parser.parse_args(argv)
 
     if args.date and (args.date_from or args.date_to):

@@ -157,8 +157,12 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         metadata["events_version"] = events_version  # a forced range consumes no changes
     if todo["mode"] in ("range", "full") or predicate:
         result = stats.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
-        writer = result.write.format("delta").mode("overwrite").partitionBy("event_date")
-        # Without a predicate every day is recomputed, so the whole table is replaced.
+        # The scope of the overwrite is stated here, whatever the session's
+        # partitionOverwriteMode (conf/spark/*.properties set it to dynamic):
+        # a predicate replaces those days; without one every day is recomputed, so
+        # the whole table is replaced.
+        writer = (result.write.format("delta").mode("overwrite").partitionBy("event_date")
+                  .option("partitionOverwriteMode", "static"))
         writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
         with tables.commit_metadata(spark, **metadata):
             writer.save(path)

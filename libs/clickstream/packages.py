@@ -7,11 +7,9 @@
 delta-spark 4.4.1 is on PyPI but its JVM artifact is not on Maven Central, so
 4.4.0 is the newest Delta that `--packages` can fetch for Spark 4.2.
 
-Run `python -m clickstream.packages` to print the list for the installed Spark.
+`python -m clickstream.submit` (run by spark-submit.sh) prints them with the rest.
 """
 from __future__ import annotations
-
-import sys
 
 DELTA = {
     "3.5": "io.delta:delta-spark_2.12:3.3.2",
@@ -24,6 +22,12 @@ DELTA = {
 def spark_minor(version: str) -> str:
     """'4.2.0' -> '4.2'."""
     return ".".join(version.split(".")[:2])
+
+
+def hadoop_aws(hadoop_version: str) -> str:
+    """The s3a connector built for Spark's own Hadoop; it pulls the matching AWS SDK
+    bundle (Hadoop 3.4+: SDK v2 `bundle`, ~690 MB; Hadoop 3.3: SDK v1, ~280 MB)."""
+    return f"org.apache.hadoop:hadoop-aws:{hadoop_version}"
 
 
 def jvm_packages(spark_version: str | None = None) -> list[str]:
@@ -40,10 +44,3 @@ def jvm_packages(spark_version: str | None = None) -> list[str]:
         )
     return [DELTA[minor]]
 
-
-if __name__ == "__main__":
-    try:
-        print(",".join(jvm_packages()))
-    except ValueError as err:
-        print(f"clickstream: {err}", file=sys.stderr)
-        sys.exit(2)

@@ -1,5 +1,11 @@
 """Source profiles: what differs between feeds, read from `conf/sources/<name>.json`.
 
+The profiles travel with the code: `libs/build_zip.py` (and the wheel) put
+`conf/sources/*.json` inside the package as `clickstream/conf/sources/`, so a
+driver that has only `clickstream.zip` (EMR cluster mode, a standalone cluster)
+finds them. In a source checkout (an editable install) they are read from the
+repository's `conf/`. `--conf-dir DIR` reads `DIR/sources/` instead of either.
+
 A profile maps a feed's fields onto the canonical input fields and states the
 feed's rules (required fields, timestamp formats, source time zone). Nothing in
 the transformation code names a feed's own fields. Plain Python: validated
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,19 +55,36 @@ class Profile:
     input_layout: str = DEFAULT_LAYOUT
 
 
-def profile_path(conf_dir: str | Path, name: str) -> Path:
+def default_conf_dir():
+    """The `conf/` shipped inside the package, else the source checkout's `conf/`.
+
+    Returns a Traversable: a `zipfile.Path` inside `clickstream.zip`, or a `Path`.
+    """
+    bundled = resources.files("clickstream").joinpath("conf")
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parent.parent.parent / "conf"
+
+
+def _sources(conf_dir):
+    return (default_conf_dir() if conf_dir is None else Path(conf_dir)).joinpath("sources")
+
+
+def available(conf_dir=None) -> list[str]:
+    sources = _sources(conf_dir)
+    if not sources.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in sources.iterdir() if p.name.endswith(".json"))
+
+
+def load_profile(conf_dir, name: str) -> Profile:
+    """Read and validate `<conf>/sources/<name>.json`; UsageError names what is wrong.
+
+    `conf_dir` None means the profiles shipped with the package (see the module doc).
+    """
     if not _NAME.match(name):
         raise UsageError(f"bad --source {name!r}: use letters, digits, '_', '.' or '-'")
-    return Path(conf_dir) / "sources" / f"{name}.json"
-
-
-def available(conf_dir: str | Path) -> list[str]:
-    return sorted(p.stem for p in (Path(conf_dir) / "sources").glob("*.json"))
-
-
-def load_profile(conf_dir: str | Path, name: str) -> Profile:
-    """Read and validate `conf/sources/<name>.json`; UsageError names what is wrong."""
-    path = profile_path(conf_dir, name)
+    path = _sources(conf_dir).joinpath(f"{name}.json")
     if not path.is_file():
         known = ", ".join(available(conf_dir)) or "none"
         raise UsageError(f"unknown source profile {name!r}: no {path} (available: {known})")

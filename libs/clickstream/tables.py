@@ -163,6 +163,7 @@ def replace_rejects(path: str, rejects: DataFrame, source_files: list[str]) -> N
         rejects.select(*REJECTS_COLUMNS)
         .write.format("delta")
         .mode("overwrite")
+        .option("partitionOverwriteMode", "static")  # whatever the session's mode
         .option("replaceWhere", predicate)
         .save(path)
     )

@@ -1,0 +1,59 @@
+"""The jobs on a real Spark standalone cluster (master + worker on 127.0.0.1), through
+./spark-submit.sh in client mode, with a Python that can import clickstream only from
+the shipped zip; the tables must equal a local-mode run's."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT
+from helpers import read_report, run_events, run_stats, state
+from servers import isolated_python, standalone_cluster
+
+SAMPLE = ROOT / "data" / "sample"
+FAST_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+
+
+def test_events_and_hourly_stats_on_a_standalone_cluster(spark, hipages_profile, tmp_path):
+    python = isolated_python(tmp_path)
+    probe = subprocess.run([str(python), "-c", "import clickstream"], capture_output=True, text=True)
+    assert probe.returncode == 1 and "No module named 'clickstream'" in probe.stderr
+
+    cluster_wh, local_wh = tmp_path / "cluster-wh", tmp_path / "local-wh"
+    with standalone_cluster(tmp_path / "cluster") as master:
+        def submit(*args):
+            started = time.monotonic()
+            proc = subprocess.run(
+                ["./spark-submit.sh", "--env", "cluster", "--master", master,
+                 "--conf", f"spark.pyspark.python={python}", "--conf", "spark.executor.memory=1g",
+                 "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.databricks.delta.snapshotPartitions=1",
+                 "--conf", "spark.ui.enabled=false",
+                 # test-only: fast-start JVMs for the executors, as for the driver
+                 "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
+                 *args],
+                cwd=ROOT, capture_output=True, text=True, timeout=600,
+                env={**os.environ, "CLICKSTREAM_PYTHON": str(python)})
+            print(f"{args[0]}: {time.monotonic() - started:.1f}s")
+            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+        submit("events", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c-events",
+                     "--max-reject-rate", "1")
+        submit("hourly_stats", "--warehouse", str(cluster_wh), "--run-id", "c-stats")
+    # It really ran on the cluster: each job had an executor JVM on the worker, which
+    # ran its tasks.
+    executors = sorted((tmp_path / "cluster" / "worker").glob("app-*/*/stderr"))
+    assert len(executors) == 2, executors
+    for log in executors:
+        assert "Finished task" in log.read_text(errors="replace")
+
+    run_events(spark, hipages_profile, SAMPLE, local_wh, "l-events")
+    run_stats(spark, local_wh, "l-stats")
+    assert state(spark, cluster_wh) == state(spark, local_wh)
+    assert len(state(spark, cluster_wh)["events"]) == 13
+    cluster, local = read_report(cluster_wh, "c-events"), read_report(local_wh, "l-events")
+    keys = ("records", "events_written", "rejected", "duplicates", "blank_lines")
+    assert [cluster[k] for k in keys] == [local[k] for k in keys]
+    assert [cluster[k] for k in keys[:2]] == [28, 13] and sum(cluster["rejected"].values()) == 14

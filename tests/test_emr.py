@@ -1,0 +1,153 @@
+"""EMR steps: rendered exactly, valid for the EMR API's own input model (botocore),
+accepted by moto's EMR, and the `aws emr add-steps` form turns back into the API form."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from clickstream import emr
+from clickstream.errors import UsageError
+
+PROPS = {"spark.sql.session.timeZone": "UTC", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}
+JARS = "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+
+
+def steps(day=date(2026, 11, 23), **kw):
+    return emr.render_steps("s3://code/cs/0.1.0/", "s3://raw/events", "s3://lake/wh", day, **kw)
+
+
+def test_steps_for_a_day_exactly():
+    assert steps(properties=PROPS) == [
+        {"Name": "clickstream events hipages 2026-11-23", "ActionOnFailure": "CANCEL_AND_WAIT",
+         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
+             "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
+             "--conf", "spark.sql.session.timeZone=UTC",
+             "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+             "--py-files", "s3://code/cs/0.1.0/clickstream.zip", "s3://code/cs/0.1.0/jobs/events.py",
+             "--input", "s3://raw/events", "--warehouse", "s3://lake/wh", "--source", "hipages",
+             "--date", "2026-11-23"]}},
+        {"Name": "clickstream hourly_stats 2026-11-23", "ActionOnFailure": "CANCEL_AND_WAIT",
+         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
+             "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
+             "--conf", "spark.sql.session.timeZone=UTC",
+             "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+             "--py-files", "s3://code/cs/0.1.0/clickstream.zip", "s3://code/cs/0.1.0/jobs/hourly_stats.py",
+             "--warehouse", "s3://lake/wh"]}},
+    ]
+
+
+def test_new_files_steps_and_options():
+    events, stats = steps(None, action_on_failure="TERMINATE_CLUSTER", max_reject_rate=0.1, properties={})
+    assert events["Name"] == "clickstream events hipages new files"
+    assert events["HadoopJarStep"]["Args"][7:] == [
+        "s3://code/cs/0.1.0/jobs/events.py", "--input", "s3://raw/events", "--warehouse", "s3://lake/wh",
+        "--source", "hipages", "--new-files-only", "--max-reject-rate", "0.1"]
+    assert (events["ActionOnFailure"], stats["ActionOnFailure"]) == ("TERMINATE_CLUSTER", "TERMINATE_CLUSTER")
+
+
+def test_steps_use_the_emr_properties_and_download_nothing():
+    args = steps()[0]["HadoopJarStep"]["Args"]
+    confs = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--conf")
+    assert confs["spark.sql.session.timeZone"] == "UTC"
+    assert confs["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert confs["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    assert confs["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
+    assert args[args.index("--jars") + 1] == JARS
+    assert not any(a in ("--packages", "--repositories", "--properties-file") for a in args)
+    assert not any("spark.jars.packages" in a for a in args)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"code": "code/cs"}, "bad --code 'code/cs'"),
+    ({"warehouse": "/tmp/wh"}, "bad --warehouse '/tmp/wh'"),
+    ({"action_on_failure": "RETRY"}, "bad --action-on-failure 'RETRY'"),
+])
+def test_bad_arguments(kw, message):
+    args = {"code": "s3://c", "input_uri": "s3://i", "warehouse": "s3://w", **kw}
+    with pytest.raises(UsageError, match=message):
+        emr.render_steps(args.pop("code"), args.pop("input_uri"), args.pop("warehouse"), None, **args)
+
+
+def _validate(params):
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    shape = get_session().get_service_model("emr").operation_model("AddJobFlowSteps").input_shape
+    return ParamValidator().validate(params, shape)
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 23), None])
+def test_steps_validate_against_the_emr_api_model(day):
+    report = _validate({"JobFlowId": "j-2AXXXXXXGAPLF", "Steps": steps(day)})
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_the_validator_rejects_a_broken_step():
+    broken = steps()
+    del broken[0]["HadoopJarStep"]["Jar"]
+    broken[1]["HadoopJarStep"]["Args"] = " ".join(broken[1]["HadoopJarStep"]["Args"])
+    report = _validate({"JobFlowId": "j-1", "Steps": broken}).generate_report()
+    assert "Missing required parameter in Steps[0].HadoopJarStep: \"Jar\"" in report
+    assert "Invalid type for parameter Steps[1].HadoopJarStep.Args" in report
+
+
+def test_moto_emr_accepts_the_steps():
+    import boto3
+    from moto import mock_aws
+
+    rendered = steps()
+    with mock_aws():
+        client = boto3.client("emr", region_name="us-east-1")
+        cluster = client.run_job_flow(
+            Name="clickstream", ReleaseLabel="emr-7.5.0", Applications=[{"Name": "Spark"}],
+            Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+            JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
+        ids = client.add_job_flow_steps(JobFlowId=cluster, Steps=rendered)["StepIds"]
+        listed = {s["Id"]: s for s in client.list_steps(ClusterId=cluster)["Steps"]}
+    assert len(ids) == 2
+    for step_id, expected in zip(ids, rendered):
+        got = listed[step_id]
+        assert (got["Name"], got["ActionOnFailure"]) == (expected["Name"], expected["ActionOnFailure"])
+        assert got["Config"]["Jar"] == "command-runner.jar"
+        assert got["Config"]["Args"] == expected["HadoopJarStep"]["Args"]
+
+
+def test_cli_form_is_the_api_form_for_the_aws_cli():
+    from awscli.customizations.emr.steputils import build_step_config_list
+
+    api = steps()
+    cli_form = emr.to_cli(api)
+    assert cli_form[1] == {"Type": "Spark", "Name": api[1]["Name"], "ActionOnFailure": "CANCEL_AND_WAIT",
+                           "Args": api[1]["HadoopJarStep"]["Args"][1:]}
+    # What `aws emr add-steps --steps file://...` sends for it, on an EMR 7 cluster:
+    assert build_step_config_list(cli_form, region="us-east-1", release_label="emr-7.5.0") == api
+
+
+def test_entry_point_prints_json_and_fails_in_one_line():
+    from conftest import ROOT
+
+    def run(*args):
+        return subprocess.run(["./spark-submit.sh", "emr-steps", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "CLICKSTREAM_PYTHON": sys.executable})
+
+    ok = run("--code", "s3://code/cs", "--input", "s3://raw", "--warehouse", "s3://wh", "--date", "2026-11-23",
+             "--format", "cli")
+    assert ok.returncode == 0, ok.stderr
+    printed = json.loads(ok.stdout)
+    assert printed == emr.to_cli(emr.render_steps("s3://code/cs", "s3://raw", "s3://wh", date(2026, 11, 23)))
+    for args, message in [
+        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w"],
+         "emr-steps: error: one of the arguments --date --new-files-only is required (see emr-steps --help)"),
+        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--date", "2026-13-01"],
+         "emr-steps: error: bad --date '2026-13-01': use YYYY-MM-DD"),
+        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--new-files-only", "--source", "x"],
+         "emr-steps: error: unknown source profile 'x'"),
+    ]:
+        bad = run(*args)
+        assert (bad.returncode, bad.stdout) == (2, "")
+        assert bad.stderr.startswith(message) and bad.stderr.count("\n") == 1, bad.stderr

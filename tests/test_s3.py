@@ -1,0 +1,115 @@
+"""The jobs against S3 through s3a:// (raw events in one bucket, the warehouse in
+another) on a local S3-compatible server (moto) on 127.0.0.1: the tables must equal a
+local-disk run's, and a second --new-files-only run must take only the new object."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from helpers import STATS_COLUMNS, hipages_line, read_report, run_events, run_stats, table_rows, write_lines
+from servers import moto_s3
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SAMPLE = ROOT / "data" / "sample" / "events.jsonl"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+LATE = [hipages_line("s3-new-1", "u9", timestamp="03/02/2017 10:00:00"),
+        hipages_line("s3-new-2", "u9", timestamp="03/02/2017 10:05:00"),
+        hipages_line("s3-new-3", "u8", action="button_click", timestamp="04/02/2017 11:00:00"),
+        "not json"]
+
+
+def _download(s3, bucket: str, prefix: str, target: Path) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith("/"):  # a directory marker
+                continue
+            path = target / obj["Key"][len(prefix):].lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(path))
+
+
+@pytest.fixture(scope="module")
+def s3_runs(tmp_path_factory):
+    import boto3
+
+    work = tmp_path_factory.mktemp("s3")
+    late = write_lines(work / "late.jsonl", LATE)
+    with moto_s3(work / "moto") as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+        for bucket in ("raw", "lake"):
+            s3.create_bucket(Bucket=bucket)
+        s3.upload_file(str(SAMPLE), "raw", "feed/2017/02/02/sample.jsonl")
+
+        def submit(*args):
+            proc = subprocess.run(
+                ["./spark-submit.sh", "--env", "local,s3a-compatible", "--master", "local[1]",
+                 "--conf", f"spark.hadoop.fs.s3a.endpoint={endpoint}", "--conf", "spark.sql.shuffle.partitions=1",
+                 "--conf", "spark.databricks.delta.snapshotPartitions=1", "--conf", "spark.ui.enabled=false",
+                 "--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1", *args],
+                cwd=ROOT, capture_output=True, text=True, timeout=600,
+                env={**os.environ, **CREDENTIALS, "CLICKSTREAM_PYTHON": sys.executable})
+            assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+            return proc
+
+        common = ["--input", "s3a://raw/feed", "--warehouse", "s3a://lake/wh", "--new-files-only",
+                  "--max-reject-rate", "1"]
+        first = submit("events", *common, "--run-id", "s3-1")
+        s3.upload_file(str(late), "raw", "feed/2017/02/01/late.jsonl")  # a new object in an older prefix
+        submit("events", *common, "--run-id", "s3-2")
+        submit("hourly_stats", "--warehouse", "s3a://lake/wh", "--run-id", "s3-stats")
+        _download(s3, "lake", "wh/", work / "wh")
+    yield {"wh": work / "wh", "late": late, "first": first}
+
+
+def test_hadoop_aws_of_sparks_own_hadoop_is_added_for_s3a(s3_runs):
+    import pyspark
+
+    from clickstream.submit import hadoop_version
+
+    version = hadoop_version(Path(pyspark.__file__).parent)
+    assert version == {"3.5": "3.3.4", "4.2": "3.5.0"}[".".join(pyspark.__version__.split(".")[:2])]
+    out = s3_runs["first"].stdout + s3_runs["first"].stderr
+    assert f"org.apache.hadoop#hadoop-aws;{version} from" in out
+
+
+def test_second_new_files_run_takes_only_the_new_object(s3_runs):
+    first, second = read_report(s3_runs["wh"], "s3-1"), read_report(s3_runs["wh"], "s3-2")
+    assert first["input_files"] == ["s3a://raw/feed/2017/02/02/sample.jsonl"]
+    assert (first["records"], first["events_written"]) == (28, 13)
+    assert second["input_files"] == ["s3a://raw/feed/2017/02/01/late.jsonl"]
+    assert (second["records"], second["events_written"], second["rejected"]) == (4, 3, {"malformed_json": 1})
+
+
+def test_s3_tables_equal_a_local_disk_run(spark, hipages_profile, s3_runs, tmp_path):
+    local = tmp_path / "wh"
+    run_events(spark, hipages_profile, SAMPLE, local, "l-1")
+    run_events(spark, hipages_profile, s3_runs["late"], local, "l-2")
+    run_stats(spark, local, "l-stats")
+    names = {f"file:{SAMPLE}": "s3a://raw/feed/2017/02/02/sample.jsonl",
+             f"file:{s3_runs['late']}": "s3a://raw/feed/2017/02/01/late.jsonl"}
+
+    def rows(wh, table, *columns, rename=False):
+        got = table_rows(spark, wh, table, *columns)
+        i = columns.index("source_file") if "source_file" in columns else None
+        if rename and i is not None:
+            got = sorted(tuple(names[v] if j == i else v for j, v in enumerate(r)) for r in got)
+        return got
+
+    from helpers import EVENT_COLUMNS
+
+    s3_events = rows(s3_runs["wh"], "events", *EVENT_COLUMNS)
+    assert len(s3_events) == 16
+    assert s3_events == rows(local, "events", *EVENT_COLUMNS, rename=True)
+    assert rows(s3_runs["wh"], "rejects", "raw", "reason", "source_file") == \
+        rows(local, "rejects", "raw", "reason", "source_file", rename=True)
+    s3_stats = table_rows(spark, s3_runs["wh"], "hourly_stats", *STATS_COLUMNS)
+    assert s3_stats == table_rows(spark, local, "hourly_stats", *STATS_COLUMNS)
+    assert sum(r[3] for r in s3_stats) == 16
