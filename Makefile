@@ -9,7 +9,7 @@ SAMPLE ?= data/sample
 VENV35 ?= .venv-spark35
 SPARK35_PINS := "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4"
 
-.PHONY: setup run test test-spark35 scenario package clean check-java
+.PHONY: setup run test test-spark35 scenario package bench clean check-java
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,13 @@ $(VENV35)/.installed: setup.py
 #   clickstream.zip  the library with conf/sources and conf/spark inside (--py-files)
 #   jobs/*.py        the entry points;  conf/  the profiles and Spark settings
 #   clickstream-*.whl  for pip users (clusters get the zip: workers cannot import a .whl)
+# Our events + hourly_stats against the DuckDB reference in one run (docs/benchmarks.md).
+# make bench (1M events, median of 3) or make bench N=10000000 RUNS=1
+N ?= 1000000
+RUNS ?= 3
+bench: setup check-java
+	$(PY) -m clickstream.bench --events $(N) --runs $(RUNS)
+
 package: setup
 	rm -rf dist/jobs dist/conf dist/*.whl
 	$(PY) libs/build_zip.py . dist/clickstream.zip

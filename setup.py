@@ -44,6 +44,8 @@ setup(
             "boto3>=1.34,<2",
             "moto[server]>=5,<6",
             "awscli>=1.32,<2",
+            # the benchmark's yardstick (make bench), never a runtime dependency
+            "duckdb>=1.1,<2",
         ],
     },
 )

@@ -40,6 +40,8 @@ def error_lines(proc):
     (["events", "--input", "a", "--warehouse", "w", "--new-files-only", "--date", "2020-01-01"],
      "events: error: --new-files-only reads the whole input root"),
     (["maintain", "--warehouse", "w", "--retain-hours", "1"], "maintain: error: --retain-hours 1 is below 24"),
+    (["generate", "--events", "10", "--files", "20", "--output", "x"],
+     "generate: error: --files 20 is more than --events 10"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     proc = submit(*args)
@@ -72,6 +74,8 @@ def runs(tmp_path_factory):
                              "--warehouse", str(base / "wh-r"), "--run-id", "r", "--max-reject-rate", "0.4"),
         "no_days": start(*FAST, "events", "--input", str(base / "d"), "--warehouse", str(base / "wh-d"),
                          "--from", "2020-01-11", "--to", "2020-01-12"),
+        "generate": start(*FAST, "generate", "--events", "500", "--files", "2", "--output", str(base / "gen"),
+                          "--days", "2", "--bad-rate", "0.2", "--seed", "3"),
     }
     a = write_lines(base / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 10:00:00"), "{bad", "", L("a1")])
     b = write_lines(base / "in" / "b.json", [L("b1"), L("a2", action="claim", timestamp="03/02/2017 10:00:00")])
@@ -159,3 +163,19 @@ def test_missing_java_is_one_line_that_says_how_to_install_it(tmp_path):
         "spark-submit.sh: error: Java not found: install Java 17+ (Debian/Ubuntu: sudo apt-get install "
         "openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME"
     ]
+
+
+def test_generate_writes_the_same_lines_as_in_process(spark, runs):
+    from clickstream import generate
+
+    wh, procs = runs
+    assert procs["generate"].returncode == 0, procs["generate"].stdout[-3000:]
+    gen = wh.parent / "gen"
+    assert sorted(p.name for p in gen.iterdir() if not p.name.startswith(".")) == \
+        ["events-00000.jsonl", "events-00001.jsonl"]
+    written = (gen / "events-00000.jsonl").read_text().splitlines() + \
+        (gen / "events-00001.jsonl").read_text().splitlines()
+    cfg = generate.GenerateConfig(events=500, files=2, output="unused", days=2, bad_rate=0.2, seed=3)
+    assert written == [r.value for r in generate.lines(spark, cfg).collect()]
+    assert len(written) > 500  # the duplicate kinds add a line each
+

@@ -128,20 +128,32 @@ def join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts)
 
 
+def move_parts(spark: SparkSession, directory: str, suffix: str, target_for, expect: int | None = None) -> list[str]:
+    """Move the `part-*<suffix>` files Spark wrote in `directory`, in name order, to
+    `target_for(0)`, `target_for(1)`, ... (replacing them), then delete `directory`."""
+    dir_path, fs = _path(spark, directory)
+    parts = sorted((s.getPath() for s in fs.listStatus(dir_path)
+                    if s.getPath().getName().startswith("part-") and s.getPath().getName().endswith(suffix)),
+                   key=lambda p: p.getName())
+    if expect is not None and len(parts) != expect:
+        raise RuntimeError(f"expected {expect} {suffix} part file(s) in {directory}, found {len(parts)}")
+    targets = []
+    for i, part in enumerate(parts):
+        target = target_for(i)
+        target_path, target_fs = _path(spark, target)
+        if target_fs.exists(target_path):
+            target_fs.delete(target_path, False)
+        parent = target_path.getParent()
+        if parent is not None:
+            target_fs.mkdirs(parent)
+        if not fs.rename(part, target_path):
+            raise RuntimeError(f"could not move {part.toString()} to {target}")
+        targets.append(target)
+    fs.delete(dir_path, True)
+    return targets
+
+
 def move_single_part(spark: SparkSession, directory: str, target: str, suffix: str) -> None:
     """Move the one `part-*<suffix>` file Spark wrote in `directory` to `target`, then
     delete `directory`. `target` is replaced."""
-    dir_path, fs = _path(spark, directory)
-    parts = [s.getPath() for s in fs.listStatus(dir_path)
-             if s.getPath().getName().startswith("part-") and s.getPath().getName().endswith(suffix)]
-    if len(parts) != 1:
-        raise RuntimeError(f"expected one {suffix} part file in {directory}, found {len(parts)}")
-    target_path, target_fs = _path(spark, target)
-    if target_fs.exists(target_path):
-        target_fs.delete(target_path, False)
-    parent = target_path.getParent()
-    if parent is not None:
-        target_fs.mkdirs(parent)
-    if not fs.rename(parts[0], target_path):
-        raise RuntimeError(f"could not move {parts[0].toString()} to {target}")
-    fs.delete(dir_path, True)
+    move_parts(spark, directory, suffix, lambda _: target, expect=1)

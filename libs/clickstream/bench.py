@@ -1,0 +1,206 @@
+"""The benchmark behind `make bench`: our two jobs against the DuckDB reference, in one run.
+
+    python -m clickstream.bench --events N [--runs R] [--files K] [--duckdb PATH]
+
+1. Generates the input once per parameters with `./spark-submit.sh generate`, cached
+   under build/bench/input-<N>-<K>-<seed>/ (a `_COMPLETE` marker says it is whole).
+2. Each run, in turn: `./spark-submit.sh events` then `./spark-submit.sh hourly_stats`
+   into a fresh warehouse, exactly as a user runs them (local mode, conf/spark/local),
+   then the DuckDB reference (../shared/bench/duckdb_reference.py) on the same files.
+3. Measures wall time per job and the peak resident memory of each whole process tree
+   (spark-submit's JVM, the Python driver, everything they start), sampled from /proc
+   every 100 ms; counts the Parquet files per event_date partition the run wrote.
+4. Keeps the medians per event count in docs/benchmarks.json and rewrites the table in
+   docs/benchmarks.md from it.
+
+Linux only (/proc). Timings are noisy on small machines: compare within one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_DUCKDB = ROOT.parent / "shared" / "bench" / "duckdb_reference.py"
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss(root: int) -> int:
+    """Resident memory of a process and all its descendants, now."""
+    tree, todo, total = _children(), [root], 0
+    while todo:
+        pid = todo.pop()
+        total += _rss_bytes(pid)
+        todo.extend(tree.get(pid, []))
+    return total
+
+
+def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+    """Run cmd to completion; its wall time and the peak RSS of its process tree."""
+    started = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        peak = [0]
+
+        def sample():
+            while proc.poll() is None:
+                peak[0] = max(peak[0], tree_rss(proc.pid))
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        sampler.join()
+    wall = time.monotonic() - started
+    if code != 0:
+        raise SystemExit(f"bench: {' '.join(cmd[:3])} ... failed with exit {code}; see {log}")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20)}
+
+
+def input_dir(events: int, files: int, seed: int, work: Path) -> Path:
+    """The generated input for these parameters, generated on first use."""
+    target = work / f"input-{events}-{files}-{seed}"
+    if (target / "_COMPLETE").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    print(f"bench: generating {events} events in {files} files -> {target}", flush=True)
+    measure(["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
+             "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01"],
+            work / f"generate-{events}.log")
+    (target / "_COMPLETE").write_text("")
+    return target
+
+
+def files_per_partition(table: Path) -> dict:
+    counts = [len(list(d.glob("*.parquet"))) for d in table.glob("event_date=*") if d.is_dir()]
+    return {"partitions": len(counts), "max": max(counts, default=0), "min": min(counts, default=0)}
+
+
+def one_run(inp: Path, work: Path, i: int, duckdb_script: Path) -> dict:
+    wh, out = work / f"wh-{i}", work / f"duckdb-{i}"
+    shutil.rmtree(wh, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    events = measure(["./spark-submit.sh", "events", "--input", str(inp), "--warehouse", str(wh),
+                      "--run-id", f"bench-events-{i}"], work / f"events-{i}.log")
+    stats = measure(["./spark-submit.sh", "hourly_stats", "--warehouse", str(wh), "--run-id", f"bench-stats-{i}"],
+                    work / f"stats-{i}.log")
+    report = json.loads((wh / "_runs" / f"bench-events-{i}.json").read_text())
+    duck = measure([sys.executable, str(duckdb_script), f"{inp}/*.jsonl", str(out)], work / f"duckdb-{i}.log")
+    return {"events": events, "hourly_stats": stats, "duckdb": duck, "events_written": report["events_written"],
+            "records": report["records"], "files": files_per_partition(wh / "events")}
+
+
+def summarize(events: int, runs: list[dict], input_mb: float) -> dict:
+    def med(f):
+        return round(statistics.median(f(r) for r in runs), 2)
+
+    ours = med(lambda r: r["events"]["wall_s"] + r["hourly_stats"]["wall_s"])
+    duck = med(lambda r: r["duckdb"]["wall_s"])
+    return {
+        "events": events, "runs": len(runs), "input_mb": round(input_mb, 1),
+        "events_wall_s": med(lambda r: r["events"]["wall_s"]),
+        "hourly_stats_wall_s": med(lambda r: r["hourly_stats"]["wall_s"]),
+        "total_wall_s": ours, "events_per_s": round(events / ours), "input_mb_per_s": round(input_mb / ours, 2),
+        "peak_rss_mb": max(max(r["events"]["peak_rss_mb"], r["hourly_stats"]["peak_rss_mb"]) for r in runs),
+        "max_files_per_partition": max(r["files"]["max"] for r in runs),
+        "partitions": runs[-1]["files"]["partitions"],
+        "duckdb_wall_s": duck, "duckdb_peak_rss_mb": max(r["duckdb"]["peak_rss_mb"] for r in runs),
+        "ratio": round(ours / duck, 2), "events_written": runs[-1]["events_written"],
+        "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
+        "all_runs": runs,
+    }
+
+
+def markdown(results: dict) -> str:
+    rows = ["| events | input MB | runs | events job s | hourly_stats s | total s | events/s | MB/s | peak RSS MB"
+            " | files/partition (max) | DuckDB s | DuckDB RSS MB | ours / DuckDB | measured |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for key in sorted(results, key=int):
+        r = results[key]
+        rows.append(f"| {r['events']:,} | {r['input_mb']} | {r['runs']} | {r['events_wall_s']} | "
+                    f"{r['hourly_stats_wall_s']} | {r['total_wall_s']} | {r['events_per_s']:,} | "
+                    f"{r['input_mb_per_s']} | {r['peak_rss_mb']} | {r['max_files_per_partition']} | "
+                    f"{r['duckdb_wall_s']} | {r['duckdb_peak_rss_mb']} | {r['ratio']}x | {r['measured_at']} |")
+    return "\n".join(rows)
+
+
+def write_docs(summary: dict, docs: Path) -> None:
+    store = docs / "benchmarks.json"
+    results = json.loads(store.read_text()) if store.exists() else {}
+    results[str(summary["events"])] = summary
+    store.write_text(json.dumps(results, indent=2) + "\n")
+    page = docs / "benchmarks.md"
+    text = page.read_text() if page.exists() else ""
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    table = f"{begin}\n{markdown(results)}\n{end}"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + table + text[text.index(end) + len(end):]
+    else:
+        text = text + "\n" + table + "\n"
+    page.write_text(text)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs to take the median of (default 3)")
+    parser.add_argument("--files", type=int, help="input files (default: one per 250k events, at least 4)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--duckdb", type=Path, default=DEFAULT_DUCKDB, help="the DuckDB reference script")
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    args = parser.parse_args(argv)
+    if not args.duckdb.is_file():
+        print(f"bench: error: no DuckDB reference at {args.duckdb} (--duckdb PATH)", file=sys.stderr)
+        return 2
+    files = args.files or max(4, args.events // 250_000)
+    args.work.mkdir(parents=True, exist_ok=True)
+    inp = input_dir(args.events, files, args.seed, args.work)
+    input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
+    runs = []
+    for i in range(args.runs):
+        runs.append(one_run(inp, args.work, i, args.duckdb))
+        r = runs[-1]
+        print(f"bench: run {i + 1}/{args.runs}: events {r['events']['wall_s']}s, hourly_stats "
+              f"{r['hourly_stats']['wall_s']}s, duckdb {r['duckdb']['wall_s']}s", flush=True)
+    summary = summarize(args.events, runs, input_mb)
+    args.docs.mkdir(parents=True, exist_ok=True)
+    write_docs(summary, args.docs)
+    print(json.dumps({k: v for k, v in summary.items() if k != "all_runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

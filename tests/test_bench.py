@@ -1,0 +1,52 @@
+"""The benchmark's own plumbing: process-tree memory, file counts, the docs table.
+(Timings themselves are measured by `make bench`, never asserted here.)"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from clickstream import bench
+
+
+def test_tree_rss_counts_the_children(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(200 * 2**20); import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while bench._rss_bytes(child.pid) < 200 * 2**20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bench.tree_rss(os.getpid()) >= bench._rss_bytes(os.getpid()) + 200 * 2**20
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_measure_reports_wall_time_and_peak(tmp_path):
+    got = bench.measure([sys.executable, "-c", "x = bytearray(100 * 2**20); import time; time.sleep(0.5)"],
+                        tmp_path / "log")
+    assert got["peak_rss_mb"] >= 100 and got["wall_s"] >= 0.5
+
+
+def test_files_per_partition(tmp_path):
+    for day, n in (("2017-02-01", 1), ("2017-02-02", 3)):
+        (tmp_path / f"event_date={day}").mkdir()
+        for i in range(n):
+            (tmp_path / f"event_date={day}" / f"part-{i}.parquet").touch()
+    (tmp_path / "_delta_log").mkdir()
+    assert bench.files_per_partition(tmp_path) == {"partitions": 2, "max": 3, "min": 1}
+
+
+def test_docs_table_is_rewritten_in_place(tmp_path):
+    run = {"events": {"wall_s": 10.0, "peak_rss_mb": 900}, "hourly_stats": {"wall_s": 5.0, "peak_rss_mb": 800},
+           "duckdb": {"wall_s": 3.0, "peak_rss_mb": 300}, "events_written": 990, "records": 1000,
+           "files": {"partitions": 3, "max": 1, "min": 1}}
+    summary = bench.summarize(1000, [run, {**run, "events": {"wall_s": 20.0, "peak_rss_mb": 1000}}, run], 2.0)
+    assert (summary["total_wall_s"], summary["duckdb_wall_s"], summary["ratio"]) == (15.0, 3.0, 5.0)
+    assert (summary["peak_rss_mb"], summary["events_per_s"], summary["input_mb_per_s"]) == (1000, 67, 0.13)
+    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n")
+    bench.write_docs(summary, tmp_path)
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert text.startswith("# Benchmarks\n\nintro\n<!-- bench:begin -->\n| events |") and text.endswith("-->\nafter\n")
+    assert "| 1,000 | 2.0 | 3 | 10.0 | 5.0 | 15.0 | 67 | 0.13 | 1000 | 1 | 3.0 | 300 | 5.0x |" in text
+    assert "old" not in text
