@@ -13,6 +13,8 @@ from conftest import ROOT
 from helpers import read_report, run_events, run_stats, state
 from servers import isolated_python, standalone_cluster
 
+pytestmark = pytest.mark.integration
+
 SAMPLE = ROOT / "data" / "sample"
 FAST_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 

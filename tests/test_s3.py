@@ -14,7 +14,7 @@ from conftest import ROOT
 from helpers import STATS_COLUMNS, hipages_line, read_report, run_events, run_stats, table_rows, write_lines
 from servers import moto_s3
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = pytest.mark.integration
 
 SAMPLE = ROOT / "data" / "sample" / "events.jsonl"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
