@@ -15,6 +15,8 @@ from clickstream.errors import UsageError
 
 PROPS = {"spark.sql.session.timeZone": "UTC", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}
 JARS = "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+# Delta's Python API is inside delta-spark.jar: it goes on the driver's Python path too.
+PY_FILES = "s3://code/cs/0.1.0/clickstream.zip,/usr/share/aws/delta/lib/delta-spark.jar"
 
 
 def steps(day=date(2026, 11, 23), **kw):
@@ -28,7 +30,7 @@ def test_steps_for_a_day_exactly():
              "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
              "--conf", "spark.sql.session.timeZone=UTC",
              "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
-             "--py-files", "s3://code/cs/0.1.0/clickstream.zip", "s3://code/cs/0.1.0/jobs/events.py",
+             "--py-files", PY_FILES, "s3://code/cs/0.1.0/jobs/events.py",
              "--input", "s3://raw/events", "--warehouse", "s3://lake/wh", "--source", "hipages",
              "--date", "2026-11-23"]}},
         {"Name": "clickstream hourly_stats 2026-11-23", "ActionOnFailure": "CANCEL_AND_WAIT",
@@ -36,7 +38,7 @@ def test_steps_for_a_day_exactly():
              "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
              "--conf", "spark.sql.session.timeZone=UTC",
              "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
-             "--py-files", "s3://code/cs/0.1.0/clickstream.zip", "s3://code/cs/0.1.0/jobs/hourly_stats.py",
+             "--py-files", PY_FILES, "s3://code/cs/0.1.0/jobs/hourly_stats.py",
              "--warehouse", "s3://lake/wh"]}},
     ]
 

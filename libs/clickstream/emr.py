@@ -50,11 +50,16 @@ def _uri(value: str, what: str) -> str:
 
 def spark_submit(code: str, job: str, job_args: list[str], properties: dict[str, str],
                  jars: tuple[str, ...] = EMR_DELTA_JARS) -> list[str]:
-    """The command-runner.jar arguments: spark-submit in cluster mode with the artifact."""
+    """The command-runner.jar arguments: spark-submit in cluster mode with the artifact.
+
+    Delta's Python API (`delta.tables`) ships inside delta-spark.jar (the first of
+    `jars`); `--jars` puts it on the JVM's classpath only, so it goes on `--py-files`
+    too, as `--packages` would do it."""
     args = ["spark-submit", "--deploy-mode", "cluster", "--jars", ",".join(jars)]
     for key, value in properties.items():
         args += ["--conf", f"{key}={value}"]
-    return args + ["--py-files", f"{code}/clickstream.zip", f"{code}/jobs/{job}.py", *job_args]
+    py_files = ",".join([f"{code}/clickstream.zip", *jars[:1]])
+    return args + ["--py-files", py_files, f"{code}/jobs/{job}.py", *job_args]
 
 
 def step(name: str, args: list[str], action_on_failure: str) -> dict:
