@@ -108,13 +108,13 @@ def files_per_partition(table: Path) -> dict:
     return {"partitions": len(counts), "max": max(counts, default=0), "min": min(counts, default=0)}
 
 
-def one_run(inp: Path, work: Path, i: int, duckdb_script: Path) -> dict:
+def one_run(inp: Path, work: Path, i: int, duckdb_script: Path, submit_opts: list[str]) -> dict:
     wh, out = work / f"wh-{i}", work / f"duckdb-{i}"
     shutil.rmtree(wh, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    events = measure(["./spark-submit.sh", "events", "--input", str(inp), "--warehouse", str(wh),
+    events = measure(["./spark-submit.sh", *submit_opts, "events", "--input", str(inp), "--warehouse", str(wh),
                       "--run-id", f"bench-events-{i}"], work / f"events-{i}.log")
-    stats = measure(["./spark-submit.sh", "hourly_stats", "--warehouse", str(wh), "--run-id", f"bench-stats-{i}"],
+    stats = measure(["./spark-submit.sh", *submit_opts, "hourly_stats", "--warehouse", str(wh), "--run-id", f"bench-stats-{i}"],
                     work / f"stats-{i}.log")
     report = json.loads((wh / "_runs" / f"bench-events-{i}.json").read_text())
     duck = measure([sys.executable, str(duckdb_script), f"{inp}/*.jsonl", str(out)], work / f"duckdb-{i}.log")
@@ -122,7 +122,7 @@ def one_run(inp: Path, work: Path, i: int, duckdb_script: Path) -> dict:
             "records": report["records"], "files": files_per_partition(wh / "events")}
 
 
-def summarize(events: int, runs: list[dict], input_mb: float) -> dict:
+def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = ()) -> dict:
     def med(f):
         return round(statistics.median(f(r) for r in runs), 2)
 
@@ -139,20 +139,22 @@ def summarize(events: int, runs: list[dict], input_mb: float) -> dict:
         "duckdb_wall_s": duck, "duckdb_peak_rss_mb": max(r["duckdb"]["peak_rss_mb"] for r in runs),
         "ratio": round(ours / duck, 2), "events_written": runs[-1]["events_written"],
         "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
+        "conf": list(confs),
         "all_runs": runs,
     }
 
 
 def markdown(results: dict) -> str:
     rows = ["| events | input MB | runs | events job s | hourly_stats s | total s | events/s | MB/s | peak RSS MB"
-            " | files/partition (max) | DuckDB s | DuckDB RSS MB | ours / DuckDB | measured |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            " | files/partition (max) | DuckDB s | DuckDB RSS MB | ours / DuckDB | measured | extra --conf |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for key in sorted(results, key=int):
         r = results[key]
         rows.append(f"| {r['events']:,} | {r['input_mb']} | {r['runs']} | {r['events_wall_s']} | "
                     f"{r['hourly_stats_wall_s']} | {r['total_wall_s']} | {r['events_per_s']:,} | "
                     f"{r['input_mb_per_s']} | {r['peak_rss_mb']} | {r['max_files_per_partition']} | "
-                    f"{r['duckdb_wall_s']} | {r['duckdb_peak_rss_mb']} | {r['ratio']}x | {r['measured_at']} |")
+                    f"{r['duckdb_wall_s']} | {r['duckdb_peak_rss_mb']} | {r['ratio']}x | {r['measured_at']} | "
+                    f"{' '.join(r.get('conf', [])) or '(none)'} |")
     return "\n".join(rows)
 
 
@@ -181,6 +183,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duckdb", type=Path, default=DEFAULT_DUCKDB, help="the DuckDB reference script")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Spark setting for our jobs on top of conf/spark/local (repeatable; recorded)")
     args = parser.parse_args(argv)
     if not args.duckdb.is_file():
         print(f"bench: error: no DuckDB reference at {args.duckdb} (--duckdb PATH)", file=sys.stderr)
@@ -191,11 +195,11 @@ def main(argv: list[str]) -> int:
     input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(inp, args.work, i, args.duckdb))
+        runs.append(one_run(inp, args.work, i, args.duckdb, [a for c in args.conf for a in ("--conf", c)]))
         r = runs[-1]
         print(f"bench: run {i + 1}/{args.runs}: events {r['events']['wall_s']}s, hourly_stats "
               f"{r['hourly_stats']['wall_s']}s, duckdb {r['duckdb']['wall_s']}s", flush=True)
-    summary = summarize(args.events, runs, input_mb)
+    summary = summarize(args.events, runs, input_mb, args.conf)
     args.docs.mkdir(parents=True, exist_ok=True)
     write_docs(summary, args.docs)
     print(json.dumps({k: v for k, v in summary.items() if k != "all_runs"}, indent=2))
