@@ -36,6 +36,7 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream import cli, csv_export, faults, fs, incremental, ingest, inputs, report, tables
@@ -290,7 +291,10 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
             tables.ensure_table(spark, events_path, tables.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
             tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), tables.REJECTS_SCHEMA)
             break
-        except CONFLICTS:
+        # Besides Delta's conflicts, a run that looks while another is creating the table
+        # can see its `_delta_log` before the first commit: "not empty and not a Delta
+        # table", an AnalysisException. Once the other commit lands, the retry finds the table.
+        except CONFLICTS + (AnalysisException,):
             if attempt == cfg.max_attempts:
                 raise
             time.sleep(attempt)
