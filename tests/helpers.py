@@ -36,6 +36,20 @@ def table_rows(spark, warehouse: Path, name: str, *columns: str) -> list[tuple]:
 
 # --- Runs through the real entry point, and what a run leaves behind -------------
 
+def submit(*args, python=None, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """`./spark-submit.sh ARGS` with this test's Python (or `python`), output captured."""
+    env = {**os.environ, **(env or {}), "CLICKSTREAM_PYTHON": str(python or sys.executable)}
+    return subprocess.run(["./spark-submit.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def submit_ok(*args, **kw) -> subprocess.CompletedProcess:
+    """`submit`, which must exit 0 (the end of its output is the failure message)."""
+    proc = submit(*args, **kw)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    return proc
+
+
 SUBMIT_OPTS = ["--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=1",
                "--conf", "spark.databricks.delta.snapshotPartitions=1", "--conf", "spark.ui.enabled=false",
                "--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]

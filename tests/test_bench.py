@@ -44,7 +44,8 @@ def test_docs_table_is_rewritten_in_place(tmp_path):
     summary = bench.summarize(1000, [run, {**run, "events": {"wall_s": 20.0, "peak_rss_mb": 1000}}, run], 2.0)
     assert (summary["total_wall_s"], summary["duckdb_wall_s"], summary["ratio"]) == (15.0, 3.0, 5.0)
     assert (summary["peak_rss_mb"], summary["events_per_s"], summary["input_mb_per_s"]) == (1000, 67, 0.13)
-    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n")
+    (tmp_path / "benchmarks.md").write_text(
+        "# Benchmarks\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n")
     bench.write_docs(summary, tmp_path)
     text = (tmp_path / "benchmarks.md").read_text()
     assert text.startswith("# Benchmarks\n\nintro\n<!-- bench:begin -->\n| events |") and text.endswith("-->\nafter\n")

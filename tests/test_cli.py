@@ -10,16 +10,10 @@ import pytest
 
 from conftest import ROOT
 from helpers import hipages_line as L
-from helpers import read_report, table_rows, write_lines
+from helpers import read_report, submit, table_rows, write_lines
 
 # Test-only JVM flags: a short-lived driver starts faster without the C2 compiler.
 FAST = ["--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
-
-
-def submit(*args, timeout=600):
-    env = {**os.environ, "CLICKSTREAM_PYTHON": sys.executable}
-    return subprocess.run(["./spark-submit.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def error_lines(proc):

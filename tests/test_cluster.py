@@ -3,14 +3,12 @@
 the shipped zip; the tables must equal a local-mode run's."""
 from __future__ import annotations
 
-import os
 import subprocess
-import time
 
 import pytest
 
 from conftest import ROOT
-from helpers import read_report, run_events, run_stats, state
+from helpers import read_report, run_events, run_stats, state, submit_ok
 from servers import isolated_python, standalone_cluster
 
 pytestmark = pytest.mark.integration
@@ -27,19 +25,14 @@ def test_events_and_hourly_stats_on_a_standalone_cluster(spark, hipages_profile,
     cluster_wh, local_wh = tmp_path / "cluster-wh", tmp_path / "local-wh"
     with standalone_cluster(tmp_path / "cluster") as master:
         def submit(*args):
-            started = time.monotonic()
-            proc = subprocess.run(
-                ["./spark-submit.sh", "--env", "cluster", "--master", master,
-                 "--conf", f"spark.pyspark.python={python}", "--conf", "spark.executor.memory=1g",
-                 "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.databricks.delta.snapshotPartitions=1",
-                 "--conf", "spark.ui.enabled=false",
-                 # test-only: fast-start JVMs for the executors, as for the driver
-                 "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
-                 *args],
-                cwd=ROOT, capture_output=True, text=True, timeout=600,
-                env={**os.environ, "CLICKSTREAM_PYTHON": str(python)})
-            print(f"{args[0]}: {time.monotonic() - started:.1f}s")
-            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+            submit_ok("--env", "cluster", "--master", master,
+                      "--conf", f"spark.pyspark.python={python}", "--conf", "spark.executor.memory=1g",
+                      "--conf", "spark.sql.shuffle.partitions=2",
+                      "--conf", "spark.databricks.delta.snapshotPartitions=1",
+                      "--conf", "spark.ui.enabled=false",
+                      # test-only: fast-start JVMs for the executors, as for the driver
+                      "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
+                      *args, python=python)
 
         submit("events", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c-events",
                      "--max-reject-rate", "1")

@@ -8,14 +8,13 @@ it and catches the stats up from its change data feed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pyspark
 import pytest
 
 from conftest import ROOT
-from helpers import SUBMIT_OPTS, hipages_line, read_report, run_events, run_stats, state, write_lines
+from helpers import SUBMIT_OPTS, hipages_line, submit_ok, read_report, run_events, run_stats, state, write_lines
 
 SAMPLE = ROOT / "data" / "sample"
 SPARK4_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -51,7 +50,6 @@ def test_our_tables_need_nothing_delta3_lacks(spark, hipages_profile, tmp_path):
 def test_delta3_reads_and_extends_a_warehouse_that_delta4_wrote(spark, hipages_profile, tmp_path):
     assert SPARK4_PYTHON.exists(), "make test-spark35 builds .venv (Spark 4) first"
     wh, reference = tmp_path / "wh", tmp_path / "reference"
-    env = {**os.environ, "CLICKSTREAM_PYTHON": str(SPARK4_PYTHON)}
     version = subprocess.run([str(SPARK4_PYTHON), "-c", "import pyspark; print(pyspark.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert version.startswith("4."), version
@@ -59,9 +57,7 @@ def test_delta3_reads_and_extends_a_warehouse_that_delta4_wrote(spark, hipages_p
                   "--max-reject-rate", "1"],
                  ["hourly_stats", "--warehouse", str(wh), "--run-id", "d4-stats"],
                  ["maintain", "--warehouse", str(wh), "--no-vacuum", "--run-id", "d4-maintain"]):
-        proc = subprocess.run(["./spark-submit.sh", *SUBMIT_OPTS, *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        submit_ok(*SUBMIT_OPTS, *args, python=SPARK4_PYTHON)
     assert protocol(wh / "events")["minWriterVersion"] == 7  # written with table features
 
     # Read by Delta 3.x: the same rows as a 3.x run of the same input.

@@ -3,15 +3,13 @@ accepted by moto's EMR, and the `aws emr add-steps` form turns back into the API
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 
 import pytest
 
 from clickstream import emr
 from clickstream.errors import UsageError
+from helpers import submit
 
 PROPS = {"spark.sql.session.timeZone": "UTC", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}
 JARS = "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
@@ -131,11 +129,8 @@ def test_cli_form_is_the_api_form_for_the_aws_cli():
 
 
 def test_entry_point_prints_json_and_fails_in_one_line():
-    from conftest import ROOT
-
     def run(*args):
-        return subprocess.run(["./spark-submit.sh", "emr-steps", *args], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60, env={**os.environ, "CLICKSTREAM_PYTHON": sys.executable})
+        return submit("emr-steps", *args, timeout=60)
 
     ok = run("--code", "s3://code/cs", "--input", "s3://raw", "--warehouse", "s3://wh", "--date", "2026-11-23",
              "--format", "cli")

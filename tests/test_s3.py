@@ -3,15 +3,13 @@ another) on a local S3-compatible server (moto) on 127.0.0.1: the tables must eq
 local-disk run's, and a second --new-files-only run must take only the new object."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from helpers import STATS_COLUMNS, hipages_line, read_report, run_events, run_stats, table_rows, write_lines
+from helpers import (SUBMIT_OPTS, STATS_COLUMNS, hipages_line, read_report, run_events, run_stats, submit_ok,
+                     table_rows, write_lines)
 from servers import moto_s3
 
 pytestmark = pytest.mark.integration
@@ -49,15 +47,8 @@ def s3_runs(tmp_path_factory):
         s3.upload_file(str(SAMPLE), "raw", "feed/2017/02/02/sample.jsonl")
 
         def submit(*args):
-            proc = subprocess.run(
-                ["./spark-submit.sh", "--env", "local,s3a-compatible", "--master", "local[1]",
-                 "--conf", f"spark.hadoop.fs.s3a.endpoint={endpoint}", "--conf", "spark.sql.shuffle.partitions=1",
-                 "--conf", "spark.databricks.delta.snapshotPartitions=1", "--conf", "spark.ui.enabled=false",
-                 "--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1", *args],
-                cwd=ROOT, capture_output=True, text=True, timeout=600,
-                env={**os.environ, **CREDENTIALS, "CLICKSTREAM_PYTHON": sys.executable})
-            assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
-            return proc
+            return submit_ok("--env", "local,s3a-compatible", *SUBMIT_OPTS,
+                             "--conf", f"spark.hadoop.fs.s3a.endpoint={endpoint}", *args, env=CREDENTIALS)
 
         common = ["--input", "s3a://raw/feed", "--warehouse", "s3a://lake/wh", "--new-files-only",
                   "--max-reject-rate", "1"]

@@ -3,7 +3,6 @@ and the artifact it ships: the zip alone must carry the library and its conf."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -14,6 +13,7 @@ from clickstream import submit
 from clickstream.errors import UsageError
 from clickstream.packages import jvm_packages
 
+import helpers
 from conftest import ROOT
 
 
@@ -80,13 +80,8 @@ def test_submit_args(tmp_path):
     assert "spark.sql.shuffle.partitions=200" in confs
 
 
-def _wrapper(*args):
-    return subprocess.run(["./spark-submit.sh", *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "CLICKSTREAM_PYTHON": sys.executable})
-
-
 def test_wrapper_refuses_a_bad_env_without_starting_spark():
-    bad = _wrapper("--env", "prod", "events", "--input", "x", "--warehouse", "y")
+    bad = helpers.submit("--env", "prod", "events", "--input", "x", "--warehouse", "y")
     assert bad.returncode == 2
     assert bad.stderr.startswith("spark-submit.sh: error: unknown --env 'prod'"), bad.stderr
     assert bad.stderr.count("\n") == 1 and bad.stdout == ""
@@ -106,7 +101,8 @@ def test_the_zip_alone_carries_the_library_and_its_conf(tmp_path):
              "print(json.dumps([clickstream.__file__, available(), p.timezone, p.input_layout, "
              "emr_properties()['spark.sql.session.timeZone']]))")
     # -S: no site-packages, so no editable install of clickstream; -I: no PYTHONPATH, cwd.
-    out = subprocess.run([sys.executable, "-S", "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'cs.zip')!r}); {probe}"],
+    only_the_zip = f"import sys; sys.path.insert(0, {str(tmp_path / 'cs.zip')!r}); {probe}"
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", only_the_zip],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [str(tmp_path / "cs.zip" / "clickstream" / "__init__.py"), ["hipages"],
