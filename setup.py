@@ -1,8 +1,12 @@
 """clickstream: a PySpark batch pipeline from raw web-event lines to Delta Lake tables."""
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+
+sys.path.insert(0, str(Path(__file__).parent / "libs"))
+from build_zip import CONF_FILES  # noqa: E402 - the one list of what conf/ ships
 
 
 class BuildPy(build_py):
@@ -11,10 +15,10 @@ class BuildPy(build_py):
 
     def run(self):
         super().run()
-        for folder, pattern in (("sources", "*.json"), ("spark", "*.properties")):
+        for folder, suffix in CONF_FILES:
             target = Path(self.build_lib) / "clickstream" / "conf" / folder
             target.mkdir(parents=True, exist_ok=True)
-            for path in sorted((Path(__file__).parent / "conf" / folder).glob(pattern)):
+            for path in sorted((Path(__file__).parent / "conf" / folder).glob(f"*{suffix}")):
                 self.copy_file(str(path), str(target / path.name))
 
 

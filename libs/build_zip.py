@@ -12,6 +12,10 @@ import sys
 import tempfile
 import zipfile
 
+# The conf/ files that travel inside the package: (folder, suffix). setup.py ships
+# the same ones in the wheel.
+CONF_FILES = (("sources", ".json"), ("spark", ".properties"))
+
 
 def members(root: str):
     """(path on disk, name in the zip) for every file the zip holds, in a stable order."""
@@ -22,7 +26,7 @@ def members(root: str):
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
                 yield path, os.path.relpath(path, libs)
-    for folder, suffix in (("sources", ".json"), ("spark", ".properties")):
+    for folder, suffix in CONF_FILES:
         directory = os.path.join(root, "conf", folder)
         for name in sorted(os.listdir(directory)):
             if name.endswith(suffix):
