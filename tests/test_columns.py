@@ -26,6 +26,9 @@ URL_CASES = [
     ("https://www./x", None, None, None),
     ("https:///x", None, None, None),
     ("https://wwwx.com/x", "wwwx.com", "x", None),
+    # A line terminator inside the host is not a host character (nor is it at the end).
+    ("http://a.com\n/x", None, None, None),
+    ("http://a.com\r", "a.com", None, None),
     (None, None, None, None),
 ]
 
