@@ -250,6 +250,44 @@ def test_rejected_lines_are_not_deduplicated(spark, hipages_profile):
     ]
 
 
+def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipages_profile):
+    stored = (
+        classify(spark, hipages_profile, [line(event_id="s1"), line(event_id="s2")])
+        .withColumn("run_id", F.lit("old"))
+        .select(*tables.EVENTS_COLUMNS)
+    )
+    parsed = events.parse_lines(lines_df(spark, [
+        line(event_id="e1"), line(event_id="e1"),   # repeated in the batch
+        line(event_id="e2"),                        # the only copy of a new key
+        line(event_id="s1"),                        # already stored
+        line(event_id="e3", timestamp="bad"),       # rejected lines do not count ...
+        line(event_id="e3"),                        # ... so e3 has one candidate copy
+        "", "",
+    ]), hipages_profile)
+    got = ingest.keys_to_compare(parsed, stored)
+    assert sorted(r["event_id"] for r in got.collect()) == ["e1", "s1"]
+
+
+def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_profile):
+    stored = (
+        classify(spark, hipages_profile, [line(event_id="s1")])
+        .withColumn("run_id", F.lit("old"))
+        .select(*tables.EVENTS_COLUMNS)
+    )
+    parsed = events.parse_lines(lines_df(spark, [
+        line(event_id="s1", action="other"), line(event_id="s1"), line(event_id="e1"),
+        line(event_id="e1"), line(event_id="e1", action="other"), line(event_id="e2"), " ",
+        line(event_id="e3", url="nope://"),
+    ]), hipages_profile)
+    compare = F.broadcast(ingest.keys_to_compare(parsed, stored))
+    got = ingest.with_dedup_status(parsed, stored, compare=compare)
+    assert outcomes(got) == [
+        ("rejected", "conflicting_duplicate"), ("duplicate", None), ("new", None), ("duplicate", None),
+        ("rejected", "conflicting_duplicate"), ("new", None), ("blank", None), ("rejected", "bad_url"),
+    ]
+    assert_df_equality(got, ingest.with_dedup_status(parsed, stored), ignore_row_order=True)
+
+
 def test_reasons_are_listed_in_order():
     assert ingest.REASONS == (
         "malformed_json", "missing_event_id", "missing_user_id", "missing_activity", "missing_url",

@@ -53,6 +53,13 @@ CONFLICTS = (
 )
 
 
+# How the parsed lines are kept between the counts, the rejects and the MERGE.
+PARSED_STORAGE = StorageLevel.DISK_ONLY
+# Keys to compare copy by copy (see `ingest.keys_to_compare`) up to this many are
+# broadcast to the lines; more (e.g. the same files ingested again) take a shuffle join.
+BROADCAST_KEYS = 200_000
+
+
 class TableMoved(Exception):
     """The events table got a commit after this batch was classified against it."""
 
@@ -146,14 +153,20 @@ def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     )
 
 
-def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame) -> DataFrame:
-    """Every line with its `status` and `reason`, and the event's columns where it has them."""
+def parse_lines(lines: DataFrame, profile: Profile) -> DataFrame:
+    """Every line with its event's columns where it has them and its reject `reason`
+    (NULL when none so far): what the dedup needs, and no more."""
     return (
         lines.transform(ingest.with_json_fields, profile.fields)
         .transform(ingest.with_event_columns, profile.timestamp_formats, profile.timezone)
         .transform(ingest.with_reject_reason, profile.required)
-        .transform(ingest.with_dedup_status, existing_events)
+        .select(*ingest.PARSED_COLUMNS)
     )
+
+
+def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame) -> DataFrame:
+    """Every line with its `status` and `reason`, and the event's columns where it has them."""
+    return parse_lines(lines, profile).transform(ingest.with_dedup_status, existing_events)
 
 
 def added_events(spark: SparkSession, events_path: str, rep: report.RunReport) -> DataFrame:
@@ -172,10 +185,15 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
     version = tables.current_version(spark, events_path)
-    # Everything that reads the classified lines runs before the MERGE: a write to the
-    # events table invalidates cached plans that read it.
-    classified = classify(lines, cfg.profile, tables.read_version(spark, events_path, version))
-    classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+    existing = tables.read_version(spark, events_path, version)
+    # Lines are parsed once and kept; the counts, the rejects and the MERGE read them.
+    # Everything that reads them runs before the MERGE: a write to the events table
+    # invalidates cached plans that read it.
+    parsed = parse_lines(lines, cfg.profile).persist(PARSED_STORAGE)
+    compare = ingest.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
+    if compare.count() <= BROADCAST_KEYS:
+        compare = F.broadcast(compare)
+    classified = parsed.transform(ingest.with_dedup_status, existing, compare=compare)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
         batch = report.Batch(files=files, txn_version=txn[1] if txn else None,
@@ -207,7 +225,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         faults.point("events_committed")
         return batch
     finally:
-        classified.unpersist()
+        compare.unpersist()
+        parsed.unpersist()
 
 
 def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,

@@ -45,6 +45,12 @@ CANONICAL_COLUMNS = [
     "event_id", "user_id", "session_id", "time_stamp",
     "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
 ]
+# What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
+PARSED_COLUMNS = [
+    *LINE_COLUMNS, "is_blank", "reason",
+    "event_id", "user_id", "session_id", "time_stamp", "event_date",
+    "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
+]
 REASONS = (
     "malformed_json",
     *(f"missing_{c}" for c in REQUIRABLE),
@@ -112,7 +118,8 @@ def json_typed_text(text: Column, path: tuple[str, ...], types: tuple[str, ...],
         .when(text.isin("true", "false"), is_not("boolean"))
     )
     if "number" not in types:
-        is_accepted = is_accepted.when(text.rlike(_JSON_NUMBER), is_not("number"))
+        could_be_number = text.substr(1, 1).isin(*"-0123456789") & text.rlike(_JSON_NUMBER)
+        is_accepted = is_accepted.when(could_be_number, is_not("number"))
     return F.when(is_accepted.otherwise(F.lit(True)), text)
 
 
@@ -198,7 +205,27 @@ def _same(left: list[Column], right: list[Column]) -> Column:
     return reduce(lambda acc, pair: acc & pair[0].eqNullSafe(pair[1]), zip(left, right), F.lit(True))
 
 
-def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:
+def _is_candidate() -> Column:
+    """A line that is an event so far: not blank and no reason to reject it."""
+    return F.col("reason").isNull() & ~F.col("is_blank")
+
+
+def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:
+    """The keys whose lines need comparing copy by copy: keys that more than one
+    candidate line carries, and keys already in `existing`. One column, `key`.
+
+    Usually a small share of the lines: every other candidate line is the only copy of
+    a new key, hence `new` without a comparison. Finding these keys shuffles the keys
+    alone, never whole lines.
+    """
+    keys = df.where(_is_candidate()).select(key)
+    repeated = keys.groupBy(key).count().where(F.col("count") > 1).select(key)
+    stored = existing.select(key).join(keys, on=key, how="left_semi")
+    return repeated.unionByName(stored).distinct()
+
+
+def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id",
+                      compare: DataFrame | None = None) -> DataFrame:
     """Give every line a `status`: blank, rejected, new or duplicate.
 
     Among lines with no reason, an event whose key is already in `existing` is a
@@ -206,12 +233,39 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id")
     `conflicting_duplicate`: the stored copy wins. A key new to the table keeps its
     first copy by (source_file, line_order) as `new`; later copies are duplicates when
     identical to that first copy and conflicting otherwise.
+
+    Without `compare`, every candidate line goes through the comparison: a join with
+    `existing` and a window by key over all lines. With `compare` (the keys of
+    `keys_to_compare`, possibly broadcast), only the lines of those keys do; every other
+    candidate line is the only copy of a key new to the table, hence `new`. Same result;
+    the second form is for big batches whose `df` the caller has persisted, since it
+    reads `df` more than once.
     """
-    is_candidate = F.col("reason").isNull() & ~F.col("is_blank")
-    prev = existing.select(*[F.col(c).alias(f"_prev_{c}") for c in CANONICAL_COLUMNS])
-    joined = df.withColumn("_key", F.when(is_candidate, F.col(key))).join(
-        prev, on=F.col("_key") == F.col(f"_prev_{key}"), how="left"
+    keyed = df.withColumn("_key", F.when(_is_candidate(), F.col(key)))
+    if compare is None:
+        return _compared(keyed, existing, key)
+    marked = keyed.join(
+        compare.select(F.col(key).alias("_compare")), on=F.col("_key") == F.col("_compare"), how="left"
     )
+    single = marked.where(F.col("_compare").isNull()).select(
+        *[c for c in df.columns if c != "reason"],
+        F.when(F.col("is_blank"), F.lit("blank")).when(F.col("_key").isNull(), F.lit("rejected"))
+        .otherwise(F.lit("new")).alias("status"),
+        F.col("reason"),
+    )
+    compared = _compared(
+        marked.where(F.col("_compare").isNotNull()).drop("_compare"), existing.join(compare, on=key, how="left_semi"),
+        key,
+    )
+    return single.unionByName(compared)
+
+
+def _compared(keyed: DataFrame, existing: DataFrame, key: str) -> DataFrame:
+    """`with_dedup_status` by comparison: `keyed` has `_key`, the key of candidate lines
+    (NULL for blank and rejected lines); every keyed line is compared with the stored
+    copy and with the first copy of its key."""
+    prev = existing.select(*[F.col(c).alias(f"_prev_{c}") for c in CANONICAL_COLUMNS])
+    joined = keyed.join(prev, on=F.col("_key") == F.col(f"_prev_{key}"), how="left")
     first_copy = (
         Window.partitionBy("_key")
         .orderBy("source_file", "line_order")
@@ -219,6 +273,7 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id")
     )
     first = F.first(F.struct(*CANONICAL_COLUMNS)).over(first_copy)
     current = [F.col(c) for c in CANONICAL_COLUMNS]
+    is_candidate = F.col("_key").isNotNull()
     is_stored = F.col(f"_prev_{key}").isNotNull()
     same_as_stored = _same(current, [F.col(f"_prev_{c}") for c in CANONICAL_COLUMNS])
     same_as_first = _same(current, [first.getField(c) for c in CANONICAL_COLUMNS])
@@ -236,5 +291,5 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id")
         F.col("reason")
     )
     return joined.select(
-        *[c for c in df.columns if c != "reason"], status.alias("status"), reason.alias("reason")
+        *[c for c in keyed.columns if c not in ("reason", "_key")], status.alias("status"), reason.alias("reason")
     )
