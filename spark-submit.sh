@@ -81,11 +81,6 @@ EXTRA="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.submit --root "$ROOT" --en
   -- "$@")" || exit 2
 readarray -t SUBMIT_ARGS <<< "$EXTRA"
 
-# glibc malloc gives busy JVM threads their own 64 MB arenas; uncapped, the same
-# 1 GB-heap driver peaked at 1.6 GB RSS in some runs and 3.0 GB in others (10M-event
-# hourly_stats, docs/performance.md). Hadoop caps YARN containers the same way.
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-
 exec "$SUBMIT" \
   "${SUBMIT_ARGS[@]}" \
   --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties $DRIVER_JAVA_OPTS" \
