@@ -57,13 +57,27 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
+def _statm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def tree_rss(root: int) -> int:
-    """Resident memory of a process and all its descendants, now."""
-    tree, todo, total = _children(), [root], 0
+    """Resident memory of a process and all its descendants, now.
+
+    A child that still shares its parent's memory (the JVM starts a subprocess with a
+    vfork-style clone; until the exec, the child reports the parent's whole RSS as its
+    own) is counted once: same /proc/<pid>/statm as its parent."""
+    tree, todo, total = _children(), [(root, None)], 0
     while todo:
-        pid = todo.pop()
-        total += _rss_bytes(pid)
-        todo.extend(tree.get(pid, []))
+        pid, parent_statm = todo.pop()
+        statm = _statm(pid)
+        if statm is None or statm != parent_statm:
+            total += _rss_bytes(pid)
+        todo.extend((child, statm) for child in tree.get(pid, []))
     return total
 
 
