@@ -23,9 +23,9 @@ def test_tree_rss_counts_the_children(tmp_path):
 
 
 def test_tree_rss_counts_a_child_that_shares_its_parents_memory_once(monkeypatch):
-    # 1 -> 2 (a vfork-style child of 1, not yet exec'd: same statm) -> 3; 1 -> 4
+    # 1 -> 2 (a vfork-style child of 1, not yet exec'd: the same address space) -> 3; 1 -> 4
     monkeypatch.setattr(bench, "_children", lambda: {1: [2, 4], 2: [3]})
-    monkeypatch.setattr(bench, "_statm", {1: "9 5", 2: "9 5", 3: "2 1", 4: "3 2"}.get)
+    monkeypatch.setattr(bench, "_vm_size", {1: 9000, 2: 9000, 3: 200, 4: 300}.get)
     monkeypatch.setattr(bench, "_rss_bytes", {1: 500, 2: 500, 3: 20, 4: 30}.get)
     assert bench.tree_rss(1) == 550
 

@@ -57,27 +57,31 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _statm(pid: int) -> str | None:
+def _vm_size(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/statm") as f:
-            return f.read()
-    except OSError:
+            return int(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
         return None
 
 
-def tree_rss(root: int) -> int:
-    """Resident memory of a process and all its descendants, now.
+def _shares_memory(child: int, parent: int) -> bool:
+    """True for a child that still runs in its parent's memory: the JVM starts a
+    subprocess with a vfork-style clone, and until its `exec` the child reports the
+    JVM's whole RSS as its own. (Same address-space size, read back to back.)"""
+    size = _vm_size(child)
+    return size is not None and size == _vm_size(parent)
 
-    A child that still shares its parent's memory (the JVM starts a subprocess with a
-    vfork-style clone; until the exec, the child reports the parent's whole RSS as its
-    own) is counted once: same /proc/<pid>/statm as its parent."""
+
+def tree_rss(root: int) -> int:
+    """Resident memory of a process and all its descendants, now; a child that still
+    shares its parent's memory is counted once (see `_shares_memory`)."""
     tree, todo, total = _children(), [(root, None)], 0
     while todo:
-        pid, parent_statm = todo.pop()
-        statm = _statm(pid)
-        if statm is None or statm != parent_statm:
+        pid, parent = todo.pop()
+        if parent is None or not _shares_memory(pid, parent):
             total += _rss_bytes(pid)
-        todo.extend((child, statm) for child in tree.get(pid, []))
+        todo.extend((child, pid) for child in tree.get(pid, []))
     return total
 
 
