@@ -8,7 +8,9 @@ from __future__ import annotations
 import pyspark.sql.functions as F
 from pyspark.sql import Column
 
-# Whitespace for every rule: space, tab, CR and LF.
+# Whitespace for every rule: space, tab, CR and LF, as a regex class and as the
+# characters `btrim` takes (per row, a string function costs several times less than a
+# regex that says the same; see docs/performance.md).
 WS = "[ \\t\\r\\n]"
 WS_CHARS = " \t\r\n"
 _SCHEME = "^[A-Za-z][A-Za-z0-9+.-]*://"
@@ -16,9 +18,6 @@ _HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
 # The range an event's UTC time must fall in: [MIN_TIME, MAX_TIME).
 MIN_TIME = "2000-01-01 00:00:00"
 MAX_TIME = "2100-01-01 00:00:00"
-
-# These run on every line: string functions where they say the same as a regular
-# expression (a regex costs several times more per row; see docs/performance.md).
 
 
 def trim_ws(col: Column) -> Column:

@@ -190,12 +190,11 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     # Everything that reads them runs before the MERGE: a write to the events table
     # invalidates cached plans that read it.
     parsed = parse_lines(lines, cfg.profile).persist(PARSED_STORAGE)
-    compare = ingest.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
-    if compare.count() <= BROADCAST_KEYS:
-        compare = F.broadcast(compare)
-    classified = parsed.transform(ingest.with_dedup_status, existing, compare=compare)
+    keys = ingest.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
+        compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
+        classified = parsed.transform(ingest.with_dedup_status, existing, compare=compare)
         batch = report.Batch(files=files, txn_version=txn[1] if txn else None,
                              **report.count_statuses(classified))
         batch.check_arithmetic()
@@ -225,7 +224,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         faults.point("events_committed")
         return batch
     finally:
-        compare.unpersist()
+        keys.unpersist()
         parsed.unpersist()
 
 

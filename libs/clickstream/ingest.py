@@ -46,11 +46,7 @@ CANONICAL_COLUMNS = [
     "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
 ]
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
-PARSED_COLUMNS = [
-    *LINE_COLUMNS, "is_blank", "reason",
-    "event_id", "user_id", "session_id", "time_stamp", "event_date",
-    "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
-]
+PARSED_COLUMNS = [*LINE_COLUMNS, "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
     "malformed_json",
     *(f"missing_{c}" for c in REQUIRABLE),
@@ -241,26 +237,40 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id",
     the second form is for big batches whose `df` the caller has persisted, since it
     reads `df` more than once.
     """
+    columns = [c for c in df.columns if c != "reason"]
     keyed = df.withColumn("_key", F.when(_is_candidate(), F.col(key)))
     if compare is None:
-        return _compared(keyed, existing, key)
+        return _compared(keyed, existing, key, columns)
     marked = keyed.join(
         compare.select(F.col(key).alias("_compare")), on=F.col("_key") == F.col("_compare"), how="left"
     )
-    single = marked.where(F.col("_compare").isNull()).select(
-        *[c for c in df.columns if c != "reason"],
-        F.when(F.col("is_blank"), F.lit("blank")).when(F.col("_key").isNull(), F.lit("rejected"))
-        .otherwise(F.lit("new")).alias("status"),
-        F.col("reason"),
-    )
+    # A candidate line without a key to compare is the only copy of a new key.
+    single = _with_status(marked.where(F.col("_compare").isNull()), columns,
+                          is_new=F.lit(True), is_duplicate=F.lit(False))
     compared = _compared(
-        marked.where(F.col("_compare").isNotNull()).drop("_compare"), existing.join(compare, on=key, how="left_semi"),
-        key,
+        marked.where(F.col("_compare").isNotNull()), existing.join(compare, on=key, how="left_semi"), key, columns
     )
     return single.unionByName(compared)
 
 
-def _compared(keyed: DataFrame, existing: DataFrame, key: str) -> DataFrame:
+def _with_status(keyed: DataFrame, columns: list[str], is_new: Column, is_duplicate: Column) -> DataFrame:
+    """`columns` of `keyed` with `status` and `reason`, given for candidate lines (those
+    with a `_key`) whether each is new and whether it is a duplicate."""
+    is_candidate = F.col("_key").isNotNull()
+    status = (
+        F.when(F.col("is_blank"), F.lit("blank"))
+        .when(~is_candidate, F.lit("rejected"))
+        .when(is_new, F.lit("new"))
+        .when(is_duplicate, F.lit("duplicate"))
+        .otherwise(F.lit("rejected"))
+    )
+    reason = F.when(is_candidate & ~is_new & ~is_duplicate, F.lit("conflicting_duplicate")).otherwise(
+        F.col("reason")
+    )
+    return keyed.select(*columns, status.alias("status"), reason.alias("reason"))
+
+
+def _compared(keyed: DataFrame, existing: DataFrame, key: str, columns: list[str]) -> DataFrame:
     """`with_dedup_status` by comparison: `keyed` has `_key`, the key of candidate lines
     (NULL for blank and rejected lines); every keyed line is compared with the stored
     copy and with the first copy of its key."""
@@ -273,23 +283,10 @@ def _compared(keyed: DataFrame, existing: DataFrame, key: str) -> DataFrame:
     )
     first = F.first(F.struct(*CANONICAL_COLUMNS)).over(first_copy)
     current = [F.col(c) for c in CANONICAL_COLUMNS]
-    is_candidate = F.col("_key").isNotNull()
     is_stored = F.col(f"_prev_{key}").isNotNull()
     same_as_stored = _same(current, [F.col(f"_prev_{c}") for c in CANONICAL_COLUMNS])
     same_as_first = _same(current, [first.getField(c) for c in CANONICAL_COLUMNS])
     is_first = F.row_number().over(first_copy) == 1
     is_duplicate = F.when(is_stored, same_as_stored).when(is_first, F.lit(False)).otherwise(same_as_first)
     is_new = ~is_stored & is_first
-    status = (
-        F.when(F.col("is_blank"), F.lit("blank"))
-        .when(~is_candidate, F.lit("rejected"))
-        .when(is_new, F.lit("new"))
-        .when(is_duplicate, F.lit("duplicate"))
-        .otherwise(F.lit("rejected"))
-    )
-    reason = F.when(is_candidate & ~is_new & ~is_duplicate, F.lit("conflicting_duplicate")).otherwise(
-        F.col("reason")
-    )
-    return joined.select(
-        *[c for c in keyed.columns if c not in ("reason", "_key")], status.alias("status"), reason.alias("reason")
-    )
+    return _with_status(joined, columns, is_new, is_duplicate)
