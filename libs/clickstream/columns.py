@@ -56,9 +56,14 @@ def url_host(url: Column) -> Column:
 
     'HTTPS://u:p@WWW.HiPages.com.au.:8443/x' -> 'www.hipages.com.au'
     """
+    return host_of(with_scheme(url))
+
+
+def host_of(schemed: Column) -> Column:
+    """`url_host` of a URL that `with_scheme` has already given its scheme."""
     # Each step reads the one before once: a `when(contains(...), ...)` gate would copy its
     # input into three branches at every step, and the plans grow exponentially.
-    authority = F.regexp_extract(with_scheme(url), f"{_SCHEME}([^/?#]*)", 1)
+    authority = F.regexp_extract(schemed, f"{_SCHEME}([^/?#]*)", 1)
     no_user = F.regexp_replace(authority, "^.*@", "")
     no_port = F.regexp_replace(no_user, ":[0-9]*$", "")
     return F.regexp_replace(F.lower(no_port), "\\.$", "")
@@ -78,14 +83,29 @@ def url_level1(host: Column) -> Column:
 
 def url_path(url: Column) -> Column:
     """The path of a URL, without query and fragment: 'a.com/x/y?q#f' -> '/x/y'."""
-    return F.regexp_extract(with_scheme(url), f"{_SCHEME}[^/?#]*([^?#]*)", 1)
+    return path_of(with_scheme(url))
+
+
+def path_of(schemed: Column) -> Column:
+    """`url_path` of a URL that `with_scheme` has already given its scheme."""
+    return F.regexp_extract(schemed, f"{_SCHEME}[^/?#]*([^?#]*)", 1)
+
+
+def path_segments(path: Column) -> Column:
+    """The path's '/'-separated segments, as written, empty ones left out (but for a
+    trailing ''): '/Find//Plumbers/' -> ['Find', 'Plumbers', '']."""
+    return F.split(F.regexp_replace(path, "^/+", ""), "/+")
 
 
 def path_segment(path: Column, n: int) -> Column:
     """The n-th (1-based) non-empty '/'-separated segment, as written, or NULL:
     ('/Find//Plumbers/', 2) -> 'Plumbers', ('/a', 2) -> NULL."""
-    skip = f"(?:[^/]+/+){{{n - 1}}}" if n > 1 else ""
-    return empty_to_null(F.regexp_extract(path, f"^/*{skip}([^/]+)", 1))
+    return segment(path_segments(path), n)
+
+
+def segment(segments: Column, n: int) -> Column:
+    """The n-th (1-based) of `path_segments`, NULL when there is none or it is empty."""
+    return empty_to_null(F.get(segments, n - 1))
 
 
 def parse_timestamp(text: Column, formats: tuple[str, ...] | list[str], timezone: str) -> Column:

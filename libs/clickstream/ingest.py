@@ -160,20 +160,34 @@ def with_event_columns(df: DataFrame, timestamp_formats, timezone: str) -> DataF
     """Derive the event's columns: `time_stamp` (UTC), `event_date`, URL host and levels.
 
     Values that cannot be derived are NULL (`time_stamp` for a bad timestamp,
-    `url_host_valid` false for a bad URL); `with_reject_reason` names them.
+    `has_valid_host` false for a bad URL); `with_reject_reason` names them.
     """
-    host = C.url_host(F.col("url"))
-    path = C.url_path(F.col("url"))
-    is_valid_host = C.is_valid_host(host)
-    time_stamp = C.parse_timestamp(F.col("timestamp_text"), tuple(timestamp_formats), timezone)
-    return df.select(
-        *df.columns,
-        time_stamp.alias("time_stamp"),
-        F.to_date(time_stamp).alias("event_date"),
-        is_valid_host.alias("has_valid_host"),
-        F.when(is_valid_host, C.url_level1(host)).alias("url_level1"),
-        F.when(is_valid_host, C.path_segment(path, 1)).alias("url_level2"),
-        F.when(is_valid_host, C.path_segment(path, 2)).alias("url_level3"),
+    # One select per stage: a value that several rules read (the URL with its scheme,
+    # the host, the path's segments) is a column, computed once per line. Written as
+    # one nested expression, Spark evaluated the shared parts once per use (1.7 s more
+    # per 1M lines on 2 cores; docs/performance.md).
+    kept = df.columns
+    schemed = df.select(
+        *kept,
+        C.parse_timestamp(F.col("timestamp_text"), tuple(timestamp_formats), timezone).alias("time_stamp"),
+        C.with_scheme(F.col("url")).alias("_schemed"),
+    )
+    parts = schemed.select(
+        *kept, "time_stamp",
+        C.host_of(F.col("_schemed")).alias("_host"),
+        C.path_segments(C.path_of(F.col("_schemed"))).alias("_segments"),
+    )
+    checked = parts.select(*kept, "time_stamp", "_host", "_segments",
+                           C.is_valid_host(F.col("_host")).alias("has_valid_host"))
+    is_valid_host = F.col("has_valid_host")
+    return checked.select(
+        *kept,
+        "time_stamp",
+        F.to_date("time_stamp").alias("event_date"),
+        "has_valid_host",
+        F.when(is_valid_host, C.url_level1(F.col("_host"))).alias("url_level1"),
+        F.when(is_valid_host, C.segment(F.col("_segments"), 1)).alias("url_level2"),
+        F.when(is_valid_host, C.segment(F.col("_segments"), 2)).alias("url_level3"),
     )
 
 
