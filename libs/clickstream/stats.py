@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pyspark.sql.functions as F
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 
 # Event columns that may be added to the grain with --dimensions.
 DIMENSIONS = ("url_level2", "url_level3")
@@ -13,10 +13,10 @@ def grain(dimensions: tuple[str, ...] | list[str] = ()) -> list[str]:
     return ["time_bucket", "url_level1", *dimensions, "activity"]
 
 
-def with_time_bucket(events: DataFrame) -> DataFrame:
-    """Add `time_bucket`, the `yyyyMMddHH` of the event's UTC hour:
-    2017-02-02 20:22:00 -> '2017020220'. Needs the session time zone UTC."""
-    return events.select(*events.columns, F.date_format("time_stamp", "yyyyMMddHH").alias("time_bucket"))
+def time_bucket(time_stamp: Column) -> Column:
+    """The `yyyyMMddHH` of a UTC time's hour: 2017-02-02 20:22:00 -> '2017020220'.
+    Needs the session time zone UTC."""
+    return F.date_format(time_stamp, "yyyyMMddHH")
 
 
 def hourly_stats(events: DataFrame, dimensions: tuple[str, ...] | list[str] = ()) -> DataFrame:
@@ -24,11 +24,12 @@ def hourly_stats(events: DataFrame, dimensions: tuple[str, ...] | list[str] = ()
     events, and `user_count`, the exact number of distinct user_id. Hours without events
     have no rows. `event_date` (the partition) is the UTC date of the bucket."""
     keys = grain(dimensions)
+    # Grouped by the hour as a timestamp; its text is made once per output row, not per event.
     return (
-        events.transform(with_time_bucket)
-        .groupBy("event_date", *keys)
+        events.groupBy("event_date", F.date_trunc("hour", "time_stamp").alias("_hour"), *keys[1:])
         .agg(F.count(F.lit(1)).alias("activity_count"), F.countDistinct("user_id").alias("user_count"))
-        .select(*keys, "activity_count", "user_count", "event_date")
+        .select(time_bucket(F.col("_hour")).alias("time_bucket"), *keys[1:], "activity_count", "user_count",
+                "event_date")
     )
 
 
