@@ -35,7 +35,7 @@ run: setup check-java
 	rm -rf $(WAREHOUSE)
 	./spark-submit.sh events --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample-events \
 	  --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports/user_web_hits.csv
-	./spark-submit.sh hourly_stats --warehouse $(WAREHOUSE) --run-id sample-hourly-stats \
+	./spark-submit.sh hourly_stats --warehouse $(WAREHOUSE) --source hipages --run-id sample-hourly-stats \
 	  --csv $(WAREHOUSE)/exports/aggregated_web_stats.csv
 	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
 	@echo

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,13 @@ def submit(*args, python=None, env=None, timeout=600) -> subprocess.CompletedPro
     env = {**os.environ, **(env or {}), "CLICKSTREAM_PYTHON": str(python or sys.executable)}
     return subprocess.run(["./spark-submit.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    """The `<job>: error: ...` lines of a run (spark-submit merges the Python driver's
+    stderr into its stdout)."""
+    output = proc.stdout.splitlines() + proc.stderr.splitlines()
+    return [line for line in output if re.match(r"^[\w.-]+: error: ", line)]
 
 
 def submit_ok(*args, **kw) -> subprocess.CompletedProcess:

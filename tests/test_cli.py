@@ -10,16 +10,10 @@ import pytest
 
 from conftest import ROOT
 from helpers import hipages_line as L
-from helpers import read_report, submit, table_rows, write_lines
+from helpers import error_lines, read_report, submit, table_rows, write_lines
 
 # Test-only JVM flags: a short-lived driver starts faster without the C2 compiler.
 FAST = ["--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
-
-
-def error_lines(proc):
-    # spark-submit merges the Python driver's stderr into its stdout.
-    output = proc.stdout.splitlines() + proc.stderr.splitlines()
-    return [line for line in output if re.match(r"^[\w.-]+: error: ", line)]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -30,7 +24,7 @@ def error_lines(proc):
      "events: error: unknown source profile 'nope'"),
     (["events", "--input", "a", "--warehouse", "w", "--run-id", "a/b"], "events: error: bad --run-id 'a/b'"),
     (["nojob"], "spark-submit.sh: error: unknown job 'nojob'"),
-    (["hourly_stats", "--warehouse", "w", "--dimensions", "ip"], "hourly_stats: error: unknown dimension 'ip'"),
+    (["hourly_stats", "--warehouse", "w", "--dimensions", "ip"], "hourly_stats: error: bad dimension 'ip' in --dimensions: use url_level2, url_level3 or a property key"),
     (["events", "--input", "a", "--warehouse", "w", "--new-files-only", "--date", "2020-01-01"],
      "events: error: --new-files-only reads the whole input root"),
     (["maintain", "--warehouse", "w", "--retain-hours", "1"], "maintain: error: --retain-hours 1 is below 24"),
@@ -78,7 +72,8 @@ def runs(tmp_path_factory):
     for run_id, src in [("a", a), ("b", b)]:
         procs[run_id] = submit(*FAST, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", run_id,
                                "--max-reject-rate", "0.5")
-    procs["stats"] = submit(*FAST, "hourly_stats", "--warehouse", str(wh), "--dimensions", "url_level2",
+    procs["stats"] = submit(*FAST, "hourly_stats", "--warehouse", str(wh), "--source", "hipages",
+                            "--dimensions", "url_level2",
                             "--csv", str(base / "out" / "stats.csv"), "--run-id", "stats")
     for name, proc in side.items():
         stdout, stderr = proc.communicate(timeout=600)

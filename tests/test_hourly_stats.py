@@ -15,13 +15,13 @@ from conftest import SHARED_DATA
 from helpers import hipages_line as L
 from helpers import write_lines
 
-STATS_DDL = "time_bucket string, url_level1 string, activity string, activity_count long, user_count long, " \
+STATS_DDL = "time_bucket string, source string, url_level1 string, activity string, activity_count long, user_count long, " \
             "event_date date"
 
 
 def events_df(spark, rows):
     """Events from (event_id, user_id, time_stamp, url_level1, url_level2, activity) tuples."""
-    full = [(eid, uid, None, ts, l1, l2, None, act, None, None, "f", "r", ts.date())
+    full = [("hipages", eid, uid, None, ts, l1, l2, None, act, None, None, {}, "f", "r", ts.date())
             for eid, uid, ts, l1, l2, act in rows]
     return spark.createDataFrame(full, tables.EVENTS_SCHEMA)
 
@@ -34,9 +34,9 @@ def test_challenge_example_with_url_level2(spark):
              for i in range(2)]
     got = stats.hourly_stats(events_df(spark, rows), ["url_level2"])
     expected = spark.createDataFrame([
-        ("2017020220", "hipages.com.au", "articles", "page_view", 4, 1, dt.date(2017, 2, 2)),
-        ("2017020220", "hipages.com.au", "connect", "button_click", 2, 1, dt.date(2017, 2, 2)),
-    ], "time_bucket string, url_level1 string, url_level2 string, activity string, activity_count long, "
+        ("2017020220", "hipages", "hipages.com.au", "articles", "page_view", 4, 1, dt.date(2017, 2, 2)),
+        ("2017020220", "hipages", "hipages.com.au", "connect", "button_click", 2, 1, dt.date(2017, 2, 2)),
+    ], "time_bucket string, source string, url_level1 string, url_level2 string, activity string, activity_count long, "
        "user_count long, event_date date")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -47,8 +47,8 @@ def test_user_count_is_exact_and_distinct(spark):
     rows += [("b1", "u2", t, "a.com", None, "page_view"), ("b2", "u3", t, "a.com", None, "claim")]
     got = stats.hourly_stats(events_df(spark, rows))
     expected = spark.createDataFrame([
-        ("2017020210", "a.com", "page_view", 51, 2, dt.date(2017, 2, 2)),
-        ("2017020210", "a.com", "claim", 1, 1, dt.date(2017, 2, 2)),
+        ("2017020210", "hipages", "a.com", "page_view", 51, 2, dt.date(2017, 2, 2)),
+        ("2017020210", "hipages", "a.com", "claim", 1, 1, dt.date(2017, 2, 2)),
     ], STATS_DDL)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -63,17 +63,18 @@ def test_hour_and_day_boundaries(spark):
     ]
     got = stats.hourly_stats(events_df(spark, rows))
     expected = spark.createDataFrame([
-        ("2017020210", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
-        ("2017020211", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
-        ("2016123123", "a.com", "page_view", 1, 1, dt.date(2016, 12, 31)),
-        ("2017010100", "a.com", "page_view", 1, 1, dt.date(2017, 1, 1)),
-        ("2017010100", None, "page_view", 1, 1, dt.date(2017, 1, 1)),
+        ("2017020210", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
+        ("2017020211", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
+        ("2016123123", "hipages", "a.com", "page_view", 1, 1, dt.date(2016, 12, 31)),
+        ("2017010100", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 1, 1)),
+        ("2017010100", "hipages", None, "page_view", 1, 1, dt.date(2017, 1, 1)),
     ], STATS_DDL)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 @pytest.mark.parametrize("value, expected", [
     (None, ()), ("url_level2", ("url_level2",)), ("url_level3,url_level2", ("url_level3", "url_level2")),
+    ("campaign_id", ("campaign_id",)), ("url_level2, device_id", ("url_level2", "device_id")),
 ])
 def test_dimensions_keep_their_order(value, expected):
     assert hourly_stats.parse_dimensions(value) == expected
@@ -81,7 +82,10 @@ def test_dimensions_keep_their_order(value, expected):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--warehouse", "w", "--dimensions", "ip"], "unknown dimension 'ip'"),
+    (["--warehouse", "w", "--dimensions", "ip"], "bad dimension 'ip' in --dimensions"),
+    (["--warehouse", "w", "--dimensions", "source"], "bad dimension 'source' in --dimensions"),
+    (["--warehouse", "w", "--dimensions", "Campaign-ID"], "bad dimension 'Campaign-ID' in --dimensions"),
+    (["--warehouse", "w", "--source", "a/b"], "bad --source 'a/b'"),
     (["--warehouse", "w", "--dimensions", "url_level2,url_level2"], "names a column twice"),
     (["--warehouse", "w", "--from", "2017-02-30"], "bad date '2017-02-30'"),
     (["--warehouse", "w", "--from", "2017-02-03", "--to", "2017-02-02"], "is after --to"),
@@ -102,7 +106,10 @@ def stats_run(spark, wh, run_id="s", **kw):
 
 
 def rows_of(spark, path):
-    return sorted(tuple(r) for r in spark.read.format("delta").load(str(path)).collect())
+    """The rows of a stats table of hipages events alone, without `source`."""
+    df = spark.read.format("delta").load(str(path))
+    assert [r["source"] for r in df.select("source").distinct().collect()] in ([], ["hipages"])
+    return sorted(tuple(r) for r in df.drop("source").collect())
 
 
 def independent_hourly_stats(path):
@@ -217,7 +224,7 @@ def test_csv_exports(spark, hipages_profile, tmp_path):
     )
     assert not (tmp_path / "out" / "user_web_hits.csv._tmp").exists()
     agg = tmp_path / "out" / "aggregated_web_stats.csv"
-    stats_run(spark, wh, csv=str(agg))
+    stats_run(spark, wh, csv=str(agg), source="hipages")
     with open(agg, newline="") as f:
         assert list(csv.reader(f)) == [
             ["time_bucket", "url_level1", "activity", "activity_count", "user_count"],

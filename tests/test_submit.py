@@ -105,5 +105,6 @@ def test_the_zip_alone_carries_the_library_and_its_conf(tmp_path):
     out = subprocess.run([sys.executable, "-S", "-I", "-c", only_the_zip],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [str(tmp_path / "cs.zip" / "clickstream" / "__init__.py"), ["hipages"],
+    assert json.loads(out.stdout) == [str(tmp_path / "cs.zip" / "clickstream" / "__init__.py"),
+                                      ["app_events", "hipages", "impressions", "mobile_events"],
                                       "UTC", "{yyyy}/{MM}/{dd}", "UTC"]

@@ -50,6 +50,15 @@ def with_scheme(url: Column) -> Column:
     return F.when(trimmed.rlike(_SCHEME), trimmed).otherwise(F.concat(F.lit("http://"), trimmed))
 
 
+def join_url_base(url: Column, base: str) -> Column:
+    """A URL as sent, or, when it has no `scheme://`, the path joined to `base` (which
+    ends in '/'): ('main/x', 'https://app.local/') -> 'https://app.local/main/x',
+    ('/main/x', ...) -> the same; NULL or blank stays as it is."""
+    trimmed = trim_ws(url)
+    path = F.regexp_replace(trimmed, "^/+", "")
+    return F.when(trimmed.rlike(_SCHEME) | (trimmed == ""), url).otherwise(F.concat(F.lit(base), path))
+
+
 def url_host(url: Column) -> Column:
     """Host of a URL: after `://` up to the first '/', '?' or '#', minus `user:pass@`,
     minus `:port`, lower-cased, minus one trailing dot.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
 import sys
 import time
@@ -60,6 +61,10 @@ PARSED_STORAGE = StorageLevel.DISK_ONLY
 BROADCAST_KEYS = 200_000
 
 
+# Salt of the profiles' `pii: sha256` fields, read from the driver's environment.
+PII_SALT_ENV = "CLICKSTREAM_PII_SALT"
+
+
 class TableMoved(Exception):
     """The events table got a commit after this batch was classified against it."""
 
@@ -78,6 +83,7 @@ class EventsConfig:
     new_files_only: bool = False
     max_files_per_batch: int | None = None
     max_attempts: int = 5
+    pii_salt: str = ""
 
     @property
     def input_layout(self) -> str:
@@ -141,32 +147,59 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         new_files_only=args.new_files_only,
         max_files_per_batch=args.max_files_per_batch,
         max_attempts=args.max_attempts,
+        pii_salt=os.environ.get(PII_SALT_ENV, ""),
     )
 
 
 def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Every line of the files, with its file and an order that follows the lines of a file."""
+    """Every line of the files, with its file, an order that follows the lines of a
+    file, and where the file's split starts (0 for a file's first split)."""
     return spark.read.text(files).select(
         F.col("value"),
         F.col("_metadata.file_path").alias("source_file"),
         F.monotonically_increasing_id().alias("line_order"),
+        F.col("_metadata.file_block_start").alias("block_start"),
     )
 
 
-def parse_lines(lines: DataFrame, profile: Profile) -> DataFrame:
+def csv_headers(spark: SparkSession, profile: Profile, files: list[str]) -> dict[str, list[str]]:
+    """Each CSV file's header columns, read from its first line ({} for JSON or a CSV
+    profile without a header). UsageError naming the first file whose header lacks a
+    column the profile requires; an empty file has no header and no records."""
+    if profile.format != "csv" or not profile.csv_header:
+        return {}
+    needed = profile.columns_required()
+    headers = {}
+    for file in files:
+        columns = ingest.csv_header(fs.read_first_line(spark, file), profile.csv_delimiter)
+        if columns is None:
+            continue
+        missing = [c for c in needed if c not in columns]
+        if missing:
+            raise UsageError(f"{file}: the CSV header lacks required column(s) {', '.join(missing)} "
+                             f"(profile {profile.name or 'csv'}; header: {', '.join(columns) or 'empty'})")
+        headers[fs.file_uri(spark, file)] = columns  # keyed as the lines' source_file
+    return headers
+
+
+def parse_lines(lines: DataFrame, profile: Profile, salt: str = "",
+                headers: dict[str, list[str]] | None = None) -> DataFrame:
     """Every line with its event's columns where it has them and its reject `reason`
     (NULL when none so far): what the dedup needs, and no more."""
+    malformed = "malformed_csv" if profile.format == "csv" else "malformed_json"
     return (
-        lines.transform(ingest.with_json_fields, profile.fields)
+        lines.transform(ingest.with_source_fields, profile, salt, headers)
         .transform(ingest.with_event_columns, profile.timestamp_formats, profile.timezone)
-        .transform(ingest.with_reject_reason, profile.required)
+        .transform(ingest.with_reject_reason, profile.required, profile.required_properties, malformed)
         .select(*ingest.PARSED_COLUMNS)
     )
 
 
-def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame) -> DataFrame:
-    """Every line with its `status` and `reason`, and the event's columns where it has them."""
-    return parse_lines(lines, profile).transform(ingest.with_dedup_status, existing_events)
+def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, salt: str = "",
+             headers: dict[str, list[str]] | None = None) -> DataFrame:
+    """Every line with its `status` and `reason`, and the event's columns where it has
+    them; `existing_events`: the stored events of this source."""
+    return parse_lines(lines, profile, salt, headers).transform(ingest.with_dedup_status, existing_events)
 
 
 def added_events(spark: SparkSession, events_path: str, rep: report.RunReport) -> DataFrame:
@@ -185,11 +218,13 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
     version = tables.current_version(spark, events_path)
-    existing = tables.read_version(spark, events_path, version)
+    # Dedup is per (source, event_id): only this source's stored events count.
+    existing = tables.read_version(spark, events_path, version).where(F.col("source") == cfg.source)
     # Lines are parsed once and kept; the counts, the rejects and the MERGE read them.
     # Everything that reads them runs before the MERGE: a write to the events table
     # invalidates cached plans that read it.
-    parsed = parse_lines(lines, cfg.profile).persist(PARSED_STORAGE)
+    headers = csv_headers(spark, cfg.profile, files)
+    parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers).persist(PARSED_STORAGE)
     keys = ingest.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
@@ -202,7 +237,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
             F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
         )
         with tables.commit_metadata(spark, **metadata):
-            tables.replace_rejects(tables.table_path(warehouse, "rejects"), rejects, files)
+            tables.replace_rejects(tables.table_path(warehouse, "rejects"), rejects,
+                                   [fs.file_uri(spark, f) for f in files])
         faults.point("rejects_committed")
         if batch.reject_rate > cfg.max_reject_rate:
             batch.status = "failed_reject_rate"
@@ -212,7 +248,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         if tables.current_version(spark, events_path) != version:
             raise TableMoved(f"the events table moved past version {version}")
         new_events = classified.filter(F.col("status") == "new").select(
-            *[F.lit(cfg.run_id).alias(c) if c == "run_id" else F.col(c) for c in tables.EVENTS_COLUMNS]
+            *[F.lit({"run_id": cfg.run_id, "source": cfg.source}[c]).alias(c) if c in ("run_id", "source")
+              else F.col(c) for c in tables.EVENTS_COLUMNS]
         )
         batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn)
         inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
@@ -256,6 +293,9 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: repo
     if not fs.is_directory(spark, root):
         raise UsageError(f"--new-files-only needs the input root directory; {cfg.input} is not a directory")
     listed = fs.list_files(spark, root)
+    if cfg.max_files_per_batch:
+        # A bad CSV header fails the run before any batch commits (one batch checks its own).
+        csv_headers(spark, cfg.profile, listed)
     checkpoint = incremental.checkpoint_path(warehouse, cfg.source, root)
     rep.checkpoint = checkpoint
     log.info("run %s: new files under %s (%d file(s) there), checkpoint %s", cfg.run_id, root, len(listed),
@@ -265,7 +305,8 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: repo
         session = batch_lines.sparkSession
         files = incremental.batch_files(session, checkpoint, batch_id)
         faults.point("reading")
-        lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"))
+        lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"),
+                                   "block_start")
         batch = commit_batch(session, cfg, warehouse, lines, files, txn=(app_id, batch_id))
         batch.batch_id = batch_id
         rep.add(batch)
@@ -303,10 +344,13 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
         files = dated.files
     elif not cfg.new_files_only:
         files = fs.list_input_files(spark, cfg.input)
+    if not cfg.new_files_only:
+        csv_headers(spark, cfg.profile, files)  # before any table is created or changed
     events_path = tables.table_path(warehouse, "events")
     for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
         try:
             tables.ensure_table(spark, events_path, tables.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
+            tables.migrate_events(spark, events_path, warehouse)
             tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), tables.REJECTS_SCHEMA)
             break
         # Besides Delta's conflicts, a run that looks while another is creating the table

@@ -84,6 +84,18 @@ def normalize(spark: SparkSession, uri: str) -> str:
     return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri).toString()
 
 
+def file_uri(spark: SparkSession, path: str) -> str:
+    """A file as Spark's `_metadata.file_path` (and so the tables' `source_file`) spells
+    it, escaped as a URI: 'file:/tmp/a b.json' -> 'file:/tmp/a%20b.json'."""
+    return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path).toUri().toString()
+
+
+def from_uri(spark: SparkSession, uri: str) -> str:
+    """The inverse of `file_uri`, as `normalize` spells it: 'file:///tmp/a%20b.json' -> 'file:/tmp/a b.json'."""
+    jvm = spark.sparkContext._jvm
+    return jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(uri)).toString()
+
+
 def read_text(spark: SparkSession, uri: str) -> str | None:
     """A whole (small) text file, or None when it does not exist."""
     path, fs = _path(spark, uri)
@@ -99,6 +111,18 @@ def read_text(spark: SparkSession, uri: str) -> str | None:
             lines.append(line)
             line = reader.readLine()
         return "\n".join(lines)
+    finally:
+        stream.close()
+
+
+def read_first_line(spark: SparkSession, uri: str) -> str | None:
+    """The first line of a file as UTF-8 text, without its line break, or None for an
+    empty file: a CSV header, read without reading the rest of the file."""
+    path, fs = _path(spark, uri)
+    stream = fs.open(path)
+    try:
+        jvm = spark.sparkContext._jvm
+        return jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8")).readLine()
     finally:
         stream.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream import cli, csv_export, faults, fs, stats, tables
 from clickstream.errors import UsageError
+from clickstream.profile import PROPERTY_NAME
+
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 log = logging.getLogger("clickstream.hourly_stats")
 
@@ -36,6 +40,7 @@ class StatsConfig:
     dimensions: tuple[str, ...] = ()
     csv: str | None = None
     run_id: str = ""
+    source: str | None = None
 
 
 def parse_dimensions(value: str | None) -> tuple[str, ...]:
@@ -43,8 +48,9 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
         return ()
     dims = tuple(d.strip() for d in value.split(","))
     for d in dims:
-        if d not in stats.DIMENSIONS:
-            raise UsageError(f"unknown dimension {d!r} in --dimensions (known: {', '.join(stats.DIMENSIONS)})")
+        if d not in stats.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in tables.EVENTS_COLUMNS):
+            raise UsageError(f"bad dimension {d!r} in --dimensions: use {', '.join(stats.DIMENSIONS)} "
+                             "or a property key such as campaign_id ([a-z][a-z0-9_]*)")
     if len(set(dims)) != len(dims):
         raise UsageError(f"--dimensions names a column twice: {value}")
     return dims
@@ -55,7 +61,9 @@ def parse_args(argv: list[str]) -> StatsConfig:
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--from", dest="date_from", help="first event_date to recompute, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", help="last event_date to recompute, YYYY-MM-DD")
-    parser.add_argument("--dimensions", help=f"extra grain columns, comma-separated ({', '.join(stats.DIMENSIONS)})")
+    parser.add_argument("--dimensions", help=f"extra grain columns, comma-separated: {', '.join(stats.DIMENSIONS)} "
+                                             "or property keys (e.g. campaign_id)")
+    parser.add_argument("--source", help="recompute only this feed's rows (default: every source)")
     parser.add_argument("--csv", help="also write the recomputed rows as one CSV file here")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     args = parser.parse_args(argv)
@@ -63,13 +71,16 @@ def parse_args(argv: list[str]) -> StatsConfig:
     date_to = cli.parse_date(args.date_to) if args.date_to else None
     if date_from and date_to and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}")
+    if args.source is not None and not SOURCE_NAME.match(args.source):
+        raise UsageError(f"bad --source {args.source!r}: use letters, digits, '_', '.' or '-'")
     return StatsConfig(warehouse=args.warehouse, date_from=date_from, date_to=date_to,
-                       dimensions=parse_dimensions(args.dimensions), csv=args.csv, run_id=cli.run_id(args.run_id))
+                       dimensions=parse_dimensions(args.dimensions), csv=args.csv, run_id=cli.run_id(args.run_id),
+                       source=args.source)
 
 
-def date_range_predicate(date_from: dt.date | None, date_to: dt.date | None) -> str | None:
-    """SQL predicate on event_date for the range, or None for every day."""
-    parts = []
+def date_range_predicate(date_from: dt.date | None, date_to: dt.date | None, source: str | None = None) -> str | None:
+    """SQL predicate on event_date for the range (and the source), or None for every row."""
+    parts = [source_predicate(source)] if source else []
     if date_from:
         parts.append(f"event_date >= DATE'{date_from.isoformat()}'")
     if date_to:
@@ -77,31 +88,41 @@ def date_range_predicate(date_from: dt.date | None, date_to: dt.date | None) -> 
     return " AND ".join(parts) or None
 
 
-def days_predicate(days: list[str]) -> str:
-    return f"event_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+def source_predicate(source: str) -> str:
+    return f"source = {tables.sql_string(source)}"
 
 
-def consumed_version(spark: SparkSession, path: str) -> int | None:
+def days_predicate(days: list[str], source: str | None = None) -> str:
+    days_in = f"event_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+    return f"{source_predicate(source)} AND {days_in}" if source else days_in
+
+
+def consumed_version(spark: SparkSession, path: str, source: str | None = None) -> int | None:
     """The events table version the stats table was last brought up to (kept in its
-    commits' userMetadata as `events_version`), or None."""
+    commits' userMetadata as `events_version`), for every source or, with `source`,
+    for that one (a commit of every source counts for it too); or None."""
     if not DeltaTable.isDeltaTable(spark, path):
         return None
     for row in DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect():
-        version = tables.user_metadata(row["userMetadata"]).get("events_version")
-        if isinstance(version, int):
+        meta = tables.user_metadata(row["userMetadata"])
+        version = meta.get("events_version")
+        if isinstance(version, int) and meta.get("source") in (None, source):
             return version
     return None
 
 
-def changed_days(spark: SparkSession, events_path: str, first: int, last: int) -> list[str] | None:
+def changed_days(spark: SparkSession, events_path: str, first: int, last: int,
+                 source: str | None = None) -> list[str] | None:
     """The event_date values that commits first..last of the events table inserted,
-    updated or deleted, from its change data feed; None when the feed does not cover
-    those versions (it was enabled later, or they were vacuumed)."""
+    updated or deleted (for one source, or any), from its change data feed; None when
+    the feed does not cover those versions (it was enabled later, or they were vacuumed)."""
     try:
         changes = (
             spark.read.format("delta").option("readChangeFeed", "true")
             .option("startingVersion", first).option("endingVersion", last).load(events_path)
         )
+        if source:
+            changes = changes.where(source_predicate(source))
         rows = changes.select(F.date_format("event_date", "yyyy-MM-dd").alias("day")).distinct().collect()
     except Exception as err:  # noqa: BLE001 - AnalysisException or a Delta error: no usable feed
         log.warning("no change data feed for events versions %d..%d (%s): recomputing every day",
@@ -113,17 +134,27 @@ def changed_days(spark: SparkSession, events_path: str, first: int, last: int) -
 def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, events_version: int) -> dict:
     """Which days to recompute: a forced range; the days changed since the version the
     stats table consumed last; or every day (no table yet, or no usable history)."""
+    if is_legacy(spark, path):
+        # Written before stats had a `source` column: every source, every day, new schema.
+        return {"mode": "full", "predicate": None, "consumed": None, "source": None}
     if cfg.date_from or cfg.date_to:
-        return {"mode": "range", "predicate": date_range_predicate(cfg.date_from, cfg.date_to), "consumed": None}
-    consumed = consumed_version(spark, path)
+        return {"mode": "range", "predicate": date_range_predicate(cfg.date_from, cfg.date_to, cfg.source),
+                "consumed": None, "source": cfg.source}
+    consumed = consumed_version(spark, path, cfg.source)
     if consumed is not None and consumed == events_version:
-        return {"mode": "up_to_date", "predicate": None, "consumed": consumed, "days": []}
+        return {"mode": "up_to_date", "predicate": None, "consumed": consumed, "days": [], "source": cfg.source}
     if consumed is not None and consumed < events_version:
-        days = changed_days(spark, events_path, consumed + 1, events_version)
+        days = changed_days(spark, events_path, consumed + 1, events_version, cfg.source)
         if days is not None:
-            return {"mode": "catch_up", "predicate": days_predicate(days) if days else None,
-                    "consumed": consumed, "days": days}
-    return {"mode": "full", "predicate": None, "consumed": consumed}
+            return {"mode": "catch_up", "predicate": days_predicate(days, cfg.source) if days else None,
+                    "consumed": consumed, "days": days, "source": cfg.source}
+    return {"mode": "full", "predicate": source_predicate(cfg.source) if cfg.source else None,
+            "consumed": consumed, "source": cfg.source}
+
+
+def is_legacy(spark: SparkSession, path: str) -> bool:
+    """A stats table written before the grain had `source`."""
+    return DeltaTable.isDeltaTable(spark, path) and "source" not in DeltaTable.forPath(spark, path).toDF().columns
 
 
 def read_events(spark: SparkSession, events_path: str, version: int, predicate: str | None) -> DataFrame:
@@ -148,13 +179,15 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse, "mode": todo["mode"],
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
-        "dimensions": list(cfg.dimensions), "events_version": events_version,
+        "dimensions": list(cfg.dimensions), "source": todo["source"], "events_version": events_version,
         "consumed_before": todo["consumed"], "rows_written": 0, "events_counted": 0, "days_recomputed": [],
         "commit": None, "status": "succeeded",
     }
     metadata = {"job": "hourly_stats", "run_id": cfg.run_id}
     if todo["mode"] != "range":
         metadata["events_version"] = events_version  # a forced range consumes no changes
+        if todo["source"]:
+            metadata["source"] = todo["source"]  # ... and a run of one source consumes them for it alone
     if todo["mode"] in ("range", "full") or predicate:
         result = stats.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
         # The scope of the overwrite is stated here, whatever the session's
@@ -178,7 +211,9 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         rep.update(rows_written=summary["rows"], events_counted=summary["events"], days_recomputed=recomputed,
                    commit=tables.last_commit(DeltaTable.forPath(spark, path)))
         if cfg.csv:
-            csv_export.write_csv(spark, written.drop("event_date"), cfg.csv)
+            # One source's extract has the challenge's columns; several sources' keep `source`.
+            extract = written.drop("event_date", "source") if todo["source"] else written.drop("event_date")
+            csv_export.write_csv(spark, extract, cfg.csv)
             rep["csv"] = cfg.csv
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)

@@ -50,7 +50,8 @@ def new_file_stream(spark: SparkSession, root: str, max_files_per_batch: int | N
     )
     if max_files_per_batch:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_batch))
-    return reader.load(root).select("value", F.col("_metadata.file_path").alias("source_file"))
+    return reader.load(root).select("value", F.col("_metadata.file_path").alias("source_file"),
+                                    F.col("_metadata.file_block_start").alias("block_start"))
 
 
 def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> list[str]:
@@ -61,7 +62,8 @@ def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> list[str
         text = fs.read_text(spark, fs.join(base, name))
         if text is not None:
             entries = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
-            return sorted(fs.normalize(spark, e["path"]) for e in entries if e.get("batchId") == batch_id)
+            # The log holds URIs ('%20' for a space); the run works with paths.
+            return sorted(fs.from_uri(spark, e["path"]) for e in entries if e.get("batchId") == batch_id)
     raise RuntimeError(f"the file-source log in {base} has no entry for batch {batch_id}")
 
 

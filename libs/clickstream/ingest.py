@@ -2,16 +2,17 @@
 
 Composed with `DataFrame.transform`:
 
-    raw.transform(with_json_fields, profile.fields)
+    raw.transform(with_source_fields, profile, salt, headers)
        .transform(with_event_columns, profile.timestamp_formats, profile.timezone)
-       .transform(with_reject_reason, profile.required)
-       .transform(with_dedup_status, existing_events)
+       .transform(with_reject_reason, profile.required, profile.required_properties, malformed)
+       .transform(with_dedup_status, existing_events_of_the_source)
 
-Each line ends with a `status` (`blank`, `rejected`, `new` or `duplicate`) and, when
-rejected, one `reason`. Nothing is dropped: every line read is in the output.
+Each line ends with a `status` (`header`, `blank`, `rejected`, `new` or `duplicate`)
+and, when rejected, one `reason`. Nothing is dropped: every line read is in the output.
 """
 from __future__ import annotations
 
+import csv
 from functools import reduce
 
 import pyspark.sql.functions as F
@@ -19,7 +20,7 @@ import pyspark.sql.types as T
 from pyspark.sql import Column, DataFrame, Window
 
 from clickstream import columns as C
-from clickstream.profile import OPTIONAL, REQUIRABLE, Field
+from clickstream.profile import OPTIONAL, REQUIRABLE, Field, Profile
 
 # Spark's JSON reader is lenient by default; these make it accept only real JSON.
 JSON_OPTIONS = {
@@ -39,16 +40,19 @@ _ARRAY_OF_OBJECTS = T.ArrayType(T.StructType([]))
 _JSON_NUMBER = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 LINE_COLUMNS = ["value", "source_file", "line_order"]
+PROPERTIES_TYPE = "map<string,string>"
+HASH_SEPARATOR = "\u001f"
 TEXT_FIELDS = REQUIRABLE + OPTIONAL
 # The columns that make two copies of an event identical (lineage excluded).
 CANONICAL_COLUMNS = [
     "event_id", "user_id", "session_id", "time_stamp",
-    "url_level1", "url_level2", "url_level3", "activity", "url", "ip",
+    "url_level1", "url_level2", "url_level3", "activity", "url", "ip", "properties",
 ]
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
-PARSED_COLUMNS = [*LINE_COLUMNS, "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
+PARSED_COLUMNS = [*LINE_COLUMNS, "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
     "malformed_json",
+    "malformed_csv",
     *(f"missing_{c}" for c in REQUIRABLE),
     "bad_timestamp",
     "bad_url",
@@ -119,15 +123,84 @@ def json_typed_text(text: Column, path: tuple[str, ...], types: tuple[str, ...],
     return F.when(is_accepted.otherwise(F.lit(True)), text)
 
 
-def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
-    """Parse each JSON line once and extract the profile's fields as canonical text columns.
+def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
+                       headers: dict[str, list[str]] | None = None) -> DataFrame:
+    """Read each line as the profile's format says and make the canonical fields and
+    the `properties` map from it.
 
-    Adds `is_blank`, `is_malformed` and one text column per canonical field
-    (`timestamp` as `timestamp_text`). A value of an unexpected JSON type counts as
-    absent. Text is trimmed and an empty value is NULL; `url` keeps the URL as sent.
-    A line is malformed unless it is exactly one valid JSON object.
+    Adds `is_header`, `is_blank`, `is_malformed`, one text column per canonical field
+    (`timestamp` as `timestamp_text`) and `properties`. Text is trimmed and an empty
+    value is NULL; `url` keeps the URL as sent (joined to the profile's `url_base`
+    when it is only a path). `salt` is prepended to a `pii: sha256` field's text before
+    hashing. `headers`: for a CSV profile with a header, each source file's header
+    columns (see `csv_header`); the first line of each file is then its header.
     """
-    leaves = {f.path: T.StringType() for f in fields.values()}
+    if profile.format == "csv":
+        parsed, raw = _csv_reader(df, profile, headers or {})
+    else:
+        parsed, raw = _json_reader(df, profile)
+    out = []
+    for canon in TEXT_FIELDS:
+        name = "timestamp_text" if canon == "timestamp" else canon
+        spec = profile.fields.get(canon)
+        if spec is None:
+            out.append(F.lit(None).cast("string").alias(name))
+        elif canon == "url" and spec.path:
+            url = raw(spec.path, spec.types)
+            out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
+        else:
+            out.append(field_value(spec, raw, salt).alias(name))
+    return parsed.select(*LINE_COLUMNS, "is_header", "is_blank", "is_malformed", *out,
+                         _properties(profile, raw, salt).alias("properties"))
+
+
+def field_value(spec: Field, raw, salt: str = "") -> Column:
+    """A field's value by its spec: a constant; the lower-case hex SHA-256 of raw fields
+    (as written, '' when absent) joined by U+001F; or the field's trimmed text, NULL
+    when empty, lower-cased (`lower`) or hashed as PII (`pii`: sha256 of salt +
+    lower(trim(text))). `raw(path, types)` gives a field's text as written."""
+    if spec.value is not None:
+        return F.lit(spec.value)
+    if spec.hash_of:
+        parts = [F.coalesce(raw(path, None), F.lit("")) for path in spec.hash_of]
+        return F.sha2(F.concat_ws(HASH_SEPARATOR, *parts), 256)
+    text = C.clean_text(raw(spec.path, spec.types))
+    if spec.lower:
+        text = F.lower(text)
+    if spec.pii == "sha256":
+        text = F.sha2(F.concat(F.lit(salt), F.lower(text)), 256)
+    return text
+
+
+def _properties(profile: Profile, raw, salt: str) -> Column:
+    """map<string,string> of the profile's properties; absent values are left out.
+    Explicit `properties` win over keys of `properties_from`."""
+    maps = []
+    if profile.properties_from:
+        whole = raw(profile.properties_from, "map")
+        if profile.properties:
+            names = F.array(*[F.lit(n) for n in profile.properties])
+            whole = F.map_filter(whole, lambda k, v: ~F.array_contains(names, k))
+        maps.append(F.transform_values(whole, lambda k, v: C.clean_text(v)))
+    if profile.properties:
+        maps.append(F.map_from_arrays(
+            F.array(*[F.lit(n) for n in profile.properties]),
+            F.array(*[field_value(spec, raw, salt) for spec in profile.properties.values()]),
+        ))
+    if not maps:
+        return F.create_map().cast(PROPERTIES_TYPE)
+    merged = maps[0] if len(maps) == 1 else F.map_concat(*maps)
+    return F.coalesce(F.map_filter(merged, lambda k, v: v.isNotNull()), F.create_map().cast(PROPERTIES_TYPE))
+
+
+def _json_reader(df: DataFrame, profile: Profile):
+    """Parse each JSON line once: the lines with `is_header`, `is_blank`, `is_malformed`,
+    and `raw(path, types)`, the text at a path (NULL when of another JSON type; all
+    kinds when `types` is None; the object as map<string,string> when 'map').
+    A line is malformed unless it is exactly one valid JSON object."""
+    specs = [*profile.fields.values(), *profile.properties.values()]
+    paths = {s.path for s in specs if s.path} | {p for s in specs for p in s.hash_of}
+    leaves = {p: T.StringType() for p in paths}
     schema = _nested_schema(leaves).add("_corrupt", T.StringType())
     line = F.col("value")
     parsed = F.from_json(line, schema, JSON_OPTIONS)
@@ -140,20 +213,86 @@ def with_json_fields(df: DataFrame, fields: dict[str, Field]) -> DataFrame:
     is_one_object = F.coalesce(F.size(wrapped) == 1, F.lit(False))
     needs_strict_check = parsed.getField("_corrupt").isNotNull() | line.rlike(_AFTER_CLOSING_BRACE)
     is_malformed = ~line.rlike(_OBJECT_TEXT) | F.when(needs_strict_check, ~is_one_object).otherwise(F.lit(False))
-    probes = kind_probes(line, [f.path for f in fields.values()])
-    out = []
-    for canon in TEXT_FIELDS:
-        name = "timestamp_text" if canon == "timestamp" else canon
-        field = fields.get(canon)
-        if field is None:
-            out.append(F.lit(None).cast("string").alias(name))
-            continue
-        text = json_typed_text(_at(parsed, field.path), field.path, field.types, probes)
-        out.append((text if canon == "url" else C.clean_text(text)).alias(name))
-    return (
+    probes = kind_probes(line, [s.path for s in specs if s.path])
+    prop_map = None
+    if profile.properties_from:
+        map_schema = _nested_schema({profile.properties_from: T.MapType(T.StringType(), T.StringType())})
+        prop_map = _at(F.from_json(line, map_schema, JSON_OPTIONS), profile.properties_from)
+
+    def raw(path, types):
+        if types == "map":
+            return prop_map
+        text = _at(parsed, path)
+        return text if types is None else json_typed_text(text, path, types, probes)
+
+    lines = (
         df.withColumn("is_blank", C.is_blank(line))
-        .select(*LINE_COLUMNS, "is_blank", F.when(~F.col("is_blank"), is_malformed).alias("is_malformed"), *out)
+        .withColumn("is_header", F.lit(False))
+        .withColumn("is_malformed", F.when(~F.col("is_blank"), is_malformed))
     )
+    return lines, raw
+
+
+def csv_header(text: str | None, delimiter: str) -> list[str] | None:
+    """The column names of a CSV header line (a UTF-8 BOM before it ignored, names
+    trimmed), or None for an empty file: 'a;"b;c"' -> ['a', 'b;c']."""
+    if text is None:
+        return None
+    text = text.lstrip("\ufeff").rstrip("\r\n")
+    return [c.strip() for c in next(csv.reader([text], delimiter=delimiter, quotechar='"', doublequote=True))]
+
+
+def _csv_reader(df: DataFrame, profile: Profile, headers: dict[str, list[str]]):
+    """Split each CSV line into fields by its file's own header: the lines with
+    `is_header` (the first line of each file, when the profile has a header),
+    `is_blank`, `is_malformed` (a count of fields other than the header's, or an
+    unclosed quote) and `raw(column, types)`, the field of that header column.
+
+    Lines are read as text: Spark's CSV reader would map columns by position, pad
+    short rows and drop extra fields. A quoted field may hold the delimiter ("" is a
+    quote inside it) but not a line break: each line is one record.
+    """
+    spark = df.sparkSession
+    line = F.regexp_replace(F.col("value"), "^\\x{FEFF}", "")
+    if profile.csv_header:
+        # The header is the first line of each file: the first line of the file's
+        # first split (block 0); lines of a split are numbered in order.
+        first_split = (F.col("block_start") == 0) if "block_start" in df.columns else F.lit(True)
+        firsts = df.where(first_split).groupBy("source_file").agg(F.min("line_order").alias("_header_line"))
+        known = spark.createDataFrame([(f, c) for f, c in headers.items()],
+                                      "source_file string, _columns array<string>")
+        lines = (
+            df.join(F.broadcast(firsts), on="source_file", how="left")
+            .join(F.broadcast(known), on="source_file", how="left")
+            .withColumn("is_header", F.coalesce(F.col("line_order") == F.col("_header_line"), F.lit(False)))
+        )
+        width = max((len(c) for c in headers.values()), default=0)
+    else:
+        lines = df.withColumn("_columns", F.array(*[F.lit(c) for c in profile.csv_columns])) \
+                  .withColumn("is_header", F.lit(False))
+        width = len(profile.csv_columns)
+    delimiter = profile.csv_delimiter
+    schema = ", ".join(f"c{i} STRING" for i in range(width + 1))
+    options = {"sep": delimiter, "quote": '"', "escape": '"', "mode": "PERMISSIVE",
+               "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
+    parsed = F.from_csv(line, schema, options)
+    cells = F.array(*[parsed.getField(f"c{i}") for i in range(width + 1)])
+    # Fields: delimiters outside quoted sections, plus one; quotes must pair up.
+    unquoted = F.regexp_replace(line, '"[^"]*"', "")
+    n_fields = F.size(F.split(unquoted, f"\\Q{delimiter}\\E", -1))
+    n_quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
+    is_malformed = (n_quotes % 2 == 1) | (n_fields != F.size(F.col("_columns")))
+    lines = (
+        lines.withColumn("is_blank", ~F.col("is_header") & C.is_blank(F.col("value")))
+        .withColumn("is_malformed", F.when(~F.col("is_blank") & ~F.col("is_header"), is_malformed))
+        .withColumn("_cells", F.when(~F.col("is_header"), cells))
+    )
+
+    def raw(path, types):
+        position = F.array_position(F.col("_columns"), path[0]).cast("int")
+        return F.when(position > 0, F.get(F.col("_cells"), position - 1))
+
+    return lines, raw
 
 
 def with_event_columns(df: DataFrame, timestamp_formats, timezone: str) -> DataFrame:
@@ -191,17 +330,23 @@ def with_event_columns(df: DataFrame, timestamp_formats, timezone: str) -> DataF
     )
 
 
-def with_reject_reason(df: DataFrame, required: tuple[str, ...]) -> DataFrame:
+def with_reject_reason(df: DataFrame, required: tuple[str, ...], required_properties: tuple[str, ...] = (),
+                       malformed: str = "malformed_json") -> DataFrame:
     """Name the first rule a non-blank line breaks, in the documented order; NULL if none.
 
-    malformed_json, missing_<field> (required fields, in REQUIRABLE order),
-    bad_timestamp, bad_url. A blank line gets no reason: it is not a record.
+    `malformed` (malformed_json or malformed_csv), missing_<field> (required fields, in
+    REQUIRABLE order, with missing_<property> for required properties after
+    missing_url), bad_timestamp, bad_url. A blank line or a CSV header gets no reason:
+    neither is a record.
     """
     # Text columns are already trimmed and NULL when empty; `url` is kept as sent.
     has_url = C.clean_text(F.col("url")).isNotNull()
     present = {"url": has_url, "timestamp": F.col("timestamp_text").isNotNull()}
-    reason = F.when(F.col("is_blank"), F.lit(None)).when(F.col("is_malformed"), F.lit("malformed_json"))
+    reason = F.when(F.col("is_blank") | F.col("is_header"), F.lit(None)).when(F.col("is_malformed"), F.lit(malformed))
     for canon in REQUIRABLE:
+        if canon == "timestamp":
+            for name in required_properties:
+                reason = reason.when(F.col("properties").getItem(name).isNull(), F.lit(f"missing_{name}"))
         if canon in required:
             reason = reason.when(~present.get(canon, F.col(canon).isNotNull()), F.lit(f"missing_{canon}"))
     reason = (
@@ -211,13 +356,19 @@ def with_reject_reason(df: DataFrame, required: tuple[str, ...]) -> DataFrame:
     return df.select(*df.columns, reason.alias("reason"))
 
 
+def _comparable(name: str, col: Column) -> Column:
+    """A column two copies can be compared on: a map as its entries sorted by key."""
+    return F.array_sort(F.map_entries(col)) if name == "properties" else col
+
+
 def _same(left: list[Column], right: list[Column]) -> Column:
-    return reduce(lambda acc, pair: acc & pair[0].eqNullSafe(pair[1]), zip(left, right), F.lit(True))
+    pairs = zip(CANONICAL_COLUMNS, left, right)
+    return reduce(lambda acc, p: acc & _comparable(p[0], p[1]).eqNullSafe(_comparable(p[0], p[2])), pairs, F.lit(True))
 
 
 def _is_candidate() -> Column:
-    """A line that is an event so far: not blank and no reason to reject it."""
-    return F.col("reason").isNull() & ~F.col("is_blank")
+    """A line that is an event so far: not blank, not a header, no reason to reject it."""
+    return F.col("reason").isNull() & ~F.col("is_blank") & ~F.col("is_header")
 
 
 def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:
@@ -273,6 +424,7 @@ def _with_status(keyed: DataFrame, columns: list[str], is_new: Column, is_duplic
     is_candidate = F.col("_key").isNotNull()
     status = (
         F.when(F.col("is_blank"), F.lit("blank"))
+        .when(F.col("is_header"), F.lit("header"))
         .when(~is_candidate, F.lit("rejected"))
         .when(is_new, F.lit("new"))
         .when(is_duplicate, F.lit("duplicate"))

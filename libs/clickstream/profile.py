@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,25 +23,43 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from clickstream.errors import UsageError
 
 # Canonical input fields. Those that can be required are listed in the order
-# their `missing_*` reasons apply.
+# their `missing_*` reasons apply (required properties' reasons come after `url`).
 REQUIRABLE = ("event_id", "user_id", "activity", "url", "timestamp")
 OPTIONAL = ("session_id", "ip")
-# An event without these has no identity or no event_date partition.
-ALWAYS_REQUIRED = ("event_id", "timestamp")
+# The events table needs these on every event: identity, the partition, the grain.
+ALWAYS_REQUIRED = ("event_id", "user_id", "activity", "timestamp")
 CANONICAL_FIELDS = REQUIRABLE + OPTIONAL
 JSON_TYPES = ("string", "number")
-FORMATS = ("json",)
+FORMATS = ("json", "csv")
+PII_RULES = ("sha256",)
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _KEY = re.compile(r"^[^.\s]+$")
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_LAYOUT = "{yyyy}/{MM}/{dd}"
+_SPEC_KEYS = {"path", "column", "types", "lower", "pii", "value", "hash_of"}
 
 
 @dataclass(frozen=True)
 class Field:
-    """Where a canonical field sits in a record, and which JSON types it accepts."""
+    """How one canonical field or property is made from a record.
 
-    path: tuple[str, ...]
+    One of: `path` (a JSON path such as ('user', 'id'), or a CSV column as (name,)),
+    `value` (a constant), or `hash_of` (the SHA-256 of raw fields). `types`: the JSON
+    types a path accepts. `lower`: lower-case the value. `pii`: 'sha256' replaces the
+    value by the hash of its trimmed lower-case text (salted, see `ingest`).
+    """
+
+    path: tuple[str, ...] = ()
     types: tuple[str, ...] = ("string",)
+    lower: bool = False
+    pii: str | None = None
+    value: str | None = None
+    hash_of: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def is_derived(self) -> bool:
+        """Always present: a constant or a hash of fields."""
+        return self.value is not None or bool(self.hash_of)
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,33 @@ class Profile:
     timestamp_formats: tuple[str, ...]
     timezone: str
     input_layout: str = DEFAULT_LAYOUT
+    properties: dict[str, Field] = field(default_factory=dict)
+    properties_from: tuple[str, ...] = ()
+    required_properties: tuple[str, ...] = ()
+    url_base: str | None = None
+    csv_delimiter: str = ","
+    csv_header: bool = True
+    csv_columns: tuple[str, ...] = ()
+
+    def columns_used(self) -> list[str]:
+        """CSV: the header columns the profile reads, in first-use order."""
+        used: list[str] = []
+        for spec in [*self.fields.values(), *self.properties.values()]:
+            for path in ([spec.path] if spec.path else []) + list(spec.hash_of):
+                if path[0] not in used:
+                    used.append(path[0])
+        return used
+
+    def columns_required(self) -> list[str]:
+        """CSV: the header columns a file must have: those of required fields,
+        required properties and hashed fields."""
+        specs = [self.fields[c] for c in self.required] + [self.properties[p] for p in self.required_properties]
+        out: list[str] = []
+        for spec in specs + [f for f in self.fields.values() if f.hash_of]:
+            for path in ([spec.path] if spec.path else []) + list(spec.hash_of):
+                if path[0] not in out:
+                    out.append(path[0])
+        return out
 
 
 def default_conf_dir():
@@ -95,6 +140,54 @@ def load_profile(conf_dir, name: str) -> Profile:
     return parse_profile(raw, str(path))
 
 
+def _parse_ref(ref, fmt: str, what: str, fail) -> tuple[str, ...]:
+    if fmt == "csv":
+        if not isinstance(ref, str) or not ref:
+            raise fail(f"{what} needs a 'column': a header name")
+        return (ref,)
+    if not isinstance(ref, str) or not all(_KEY.match(k) for k in ref.split(".")):
+        raise fail(f"{what} needs a 'path' such as \"user.id\"")
+    return tuple(ref.split("."))
+
+
+def _parse_field(spec, fmt: str, what: str, fail) -> Field:
+    """A field spec: "path" (JSON) or "column" (CSV), or {"value": ...}, or {"hash_of": [...]},
+    with the options "types", "lower", "pii"."""
+    ref_key = "column" if fmt == "csv" else "path"
+    if isinstance(spec, str):
+        spec = {ref_key: spec}
+    if not isinstance(spec, dict):
+        raise fail(f"{what} must be a string or an object")
+    unknown = sorted(set(spec) - _SPEC_KEYS)
+    if unknown:
+        raise fail(f"{what}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_SPEC_KEYS))})")
+    wrong_ref = "path" if fmt == "csv" else "column"
+    if wrong_ref in spec:
+        raise fail(f"{what}: a {fmt} profile names its fields with {ref_key!r}, not {wrong_ref!r}")
+    kinds = [k for k in (ref_key, "value", "hash_of") if k in spec]
+    if len(kinds) != 1:
+        raise fail(f"{what} needs exactly one of {ref_key!r}, 'value' or 'hash_of'")
+    types = tuple(spec.get("types", ["string"]))
+    if not types or any(t not in JSON_TYPES for t in types):
+        raise fail(f"{what}: 'types' must be a list of {', '.join(JSON_TYPES)}")
+    lower = spec.get("lower", False)
+    if not isinstance(lower, bool):
+        raise fail(f"{what}: 'lower' must be true or false")
+    pii = spec.get("pii")
+    if pii is not None and pii not in PII_RULES:
+        raise fail(f"{what}: 'pii' must be one of {', '.join(PII_RULES)}")
+    if kinds[0] == "value":
+        if not isinstance(spec["value"], str) or not spec["value"].strip():
+            raise fail(f"{what}: 'value' must be a non-empty string")
+        return Field(value=spec["value"])
+    if kinds[0] == "hash_of":
+        refs = spec["hash_of"]
+        if not isinstance(refs, list) or not refs:
+            raise fail(f"{what}: 'hash_of' must be a non-empty list of fields")
+        return Field(hash_of=tuple(_parse_ref(r, fmt, what, fail) for r in refs))
+    return Field(path=_parse_ref(spec[ref_key], fmt, what, fail), types=types, lower=lower, pii=pii)
+
+
 def parse_profile(raw: dict, where: str = "profile") -> Profile:
     def fail(msg: str) -> UsageError:
         return UsageError(f"{where}: {msg}")
@@ -111,28 +204,38 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
     for canon, spec in fields_raw.items():
         if canon not in CANONICAL_FIELDS:
             raise fail(f"unknown canonical field {canon!r} (known: {', '.join(CANONICAL_FIELDS)})")
-        if isinstance(spec, str):
-            spec = {"path": spec}
-        path = spec.get("path") if isinstance(spec, dict) else None
-        if not isinstance(path, str) or not all(_KEY.match(k) for k in path.split(".")):
-            raise fail(f"field {canon!r} needs a 'path' such as \"user.id\"")
-        types = tuple(spec.get("types", ["string"]))
-        if not types or any(t not in JSON_TYPES for t in types):
-            raise fail(f"field {canon!r}: 'types' must be a list of {', '.join(JSON_TYPES)}")
-        fields[canon] = Field(tuple(path.split(".")), types)
-    paths = {f.path for f in fields.values()}
-    for p in paths:
-        if any(p[:i] in paths for i in range(1, len(p))):
-            raise fail(f"path {'.'.join(p)!r} sits inside another mapped field")
-    required = tuple(raw.get("required", REQUIRABLE))
-    for canon in required:
-        if canon not in REQUIRABLE:
-            raise fail(f"{canon!r} cannot be required (requirable: {', '.join(REQUIRABLE)})")
-        if canon not in fields:
-            raise fail(f"required field {canon!r} has no mapping in 'fields'")
+        fields[canon] = _parse_field(spec, fmt, f"field {canon!r}", fail)
+    props_raw = raw.get("properties", {})
+    if not isinstance(props_raw, dict):
+        raise fail("'properties' must map property names to fields")
+    properties = {}
+    for name, spec in props_raw.items():
+        if not isinstance(name, str) or not PROPERTY_NAME.match(name) or name in CANONICAL_FIELDS:
+            raise fail(f"bad property name {name!r}: use [a-z][a-z0-9_]*, not a canonical field's name")
+        properties[name] = _parse_field(spec, fmt, f"property {name!r}", fail)
+    properties_from = raw.get("properties_from")
+    if properties_from is not None:
+        if fmt != "json":
+            raise fail("'properties_from' needs format json (a CSV profile lists its 'properties')")
+        properties_from = _parse_ref(properties_from, fmt, "'properties_from'", fail)
+    if fmt == "json":
+        paths = {f.path for f in fields.values() if f.path} | {f.path for f in properties.values() if f.path}
+        for p in paths:
+            if any(p[:i] in paths for i in range(1, len(p))):
+                raise fail(f"path {'.'.join(p)!r} sits inside another mapped field")
+    required = raw.get("required", list(REQUIRABLE))
+    if not isinstance(required, list):
+        raise fail("'required' must be a list of canonical fields and properties")
+    for name in required:
+        if name in REQUIRABLE:
+            if name not in fields:
+                raise fail(f"required field {name!r} has no mapping in 'fields'")
+        elif name not in properties:
+            raise fail(f"{name!r} cannot be required: it is neither a requirable field "
+                       f"({', '.join(REQUIRABLE)}) nor a property in 'properties'")
     for canon in ALWAYS_REQUIRED:
-        if canon not in required:
-            raise fail(f"{canon!r} must be required: every event needs it")
+        if canon not in required and not (canon in fields and fields[canon].is_derived):
+            raise fail(f"{canon!r} must be required (or a 'value' or 'hash_of'): every event needs it")
     formats = raw.get("timestamp_formats")
     if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
         raise fail("'timestamp_formats' must be a non-empty list of Spark datetime patterns")
@@ -146,7 +249,24 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         layout = validate_layout(layout)
     except UsageError as err:
         raise fail(f"'input_layout': {err}") from None
-    return Profile(
+    url_base = raw.get("url_base")
+    if url_base is not None and (not isinstance(url_base, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+/$", url_base)):
+        raise fail(f"'url_base' {url_base!r} must be an absolute URL ending in '/', such as \"https://app.local/\"")
+    csv_opts = raw.get("csv", {})
+    if not isinstance(csv_opts, dict) or set(csv_opts) - {"delimiter", "header", "columns"}:
+        raise fail("'csv' must be an object with 'delimiter', 'header' and (without a header) 'columns'")
+    delimiter = csv_opts.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
+        raise fail(f"'csv.delimiter' {delimiter!r} must be one character, not a quote or a line break")
+    header = csv_opts.get("header", True)
+    columns = csv_opts.get("columns", [])
+    if not isinstance(header, bool):
+        raise fail("'csv.header' must be true or false")
+    if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns):
+        raise fail("'csv.columns' must be a list of column names")
+    if fmt == "csv" and not header and not columns:
+        raise fail("a CSV profile without a header ('csv.header': false) must list its 'csv.columns'")
+    profile = Profile(
         name=str(raw.get("name", "")),
         format=fmt,
         fields=fields,
@@ -154,7 +274,19 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         timestamp_formats=tuple(formats),
         timezone=tz,
         input_layout=layout,
+        properties=properties,
+        properties_from=properties_from or (),
+        required_properties=tuple(p for p in properties if p in required),
+        url_base=url_base,
+        csv_delimiter=delimiter,
+        csv_header=header,
+        csv_columns=tuple(columns),
     )
+    if fmt == "csv" and not header:
+        absent = [c for c in profile.columns_used() if c not in columns]
+        if absent:
+            raise fail(f"'csv.columns' lacks the columns the profile reads: {', '.join(absent)}")
+    return profile
 
 
 _LAYOUT_TOKEN = re.compile(r"\{([^{}]*)\}")

@@ -1,7 +1,7 @@
 """The run report: what a run read, wrote and rejected, written to `_runs/<run_id>.json`.
 
 It proves that no line disappeared: records = events_written + rejected + duplicates,
-and every line read is a record or a blank line.
+and every line read is a record, a blank line or a CSV file's header line.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class Counts:
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     blank_lines: int = 0
+    header_lines: int = 0
     partitions_written: list[str] = field(default_factory=list)
 
     @property
@@ -86,6 +87,7 @@ class RunReport(Counts):
             self.rejected[reason] = self.rejected.get(reason, 0) + n
         self.duplicates += batch.duplicates
         self.blank_lines += batch.blank_lines
+        self.header_lines += batch.header_lines
         self.partitions_written = sorted(set(self.partitions_written) | set(batch.partitions_written))
         self.input_files = sorted(set(self.input_files) | set(batch.files))
         if batch.events_commit:
@@ -111,7 +113,9 @@ class RunReport(Counts):
             f"{self.job} run_id={self.run_id} status={self.status} files={len(self.input_files)} "
             f"files_skipped={len(self.files_skipped)} records={self.records} events_written={self.events_written} "
             f"rejected={self.rejected_total} ({reasons}) duplicates={self.duplicates} "
-            f"blank_lines={self.blank_lines} partitions_written={len(self.partitions_written)} "
+            f"blank_lines={self.blank_lines} "
+            + (f"header_lines={self.header_lines} " if self.header_lines else "")
+            + f"partitions_written={len(self.partitions_written)} "
             f"duration_s={self.duration_s}"
         )
 
@@ -120,12 +124,16 @@ def count_statuses(classified: DataFrame) -> dict:
     """Counts by status and reason, and the event dates of new events (a small aggregate)."""
     new_date = F.when(F.col("status") == "new", F.date_format("event_date", "yyyy-MM-dd"))
     rows = classified.groupBy("status", "reason", new_date.alias("date")).count().collect()
-    counts = {"records": 0, "events_written": 0, "rejected": {}, "duplicates": 0, "blank_lines": 0}
+    counts = {"records": 0, "events_written": 0, "rejected": {}, "duplicates": 0, "blank_lines": 0,
+              "header_lines": 0}
     dates = set()
     for row in rows:
         n = row["count"]
         if row["status"] == "blank":
             counts["blank_lines"] += n
+            continue
+        if row["status"] == "header":
+            counts["header_lines"] += n
             continue
         counts["records"] += n
         if row["status"] == "new":

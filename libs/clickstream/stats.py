@@ -4,13 +4,20 @@ from __future__ import annotations
 import pyspark.sql.functions as F
 from pyspark.sql import Column, DataFrame
 
-# Event columns that may be added to the grain with --dimensions.
+# Event columns that may be added to the grain with --dimensions; any other name is
+# a key of the events' `properties` (e.g. campaign_id).
 DIMENSIONS = ("url_level2", "url_level3")
 
 
 def grain(dimensions: tuple[str, ...] | list[str] = ()) -> list[str]:
-    """The group-by columns, in output order: ['time_bucket', 'url_level1', *dimensions, 'activity']."""
-    return ["time_bucket", "url_level1", *dimensions, "activity"]
+    """The group-by columns, in output order:
+    ['time_bucket', 'source', 'url_level1', *dimensions, 'activity']."""
+    return ["time_bucket", "source", "url_level1", *dimensions, "activity"]
+
+
+def dimension(name: str) -> Column:
+    """An event column of DIMENSIONS, else the property of that name, as a column of that name."""
+    return F.col(name) if name in DIMENSIONS else F.col("properties").getItem(name).alias(name)
 
 
 def time_bucket(time_stamp: Column) -> Column:
@@ -20,13 +27,14 @@ def time_bucket(time_stamp: Column) -> Column:
 
 
 def hourly_stats(events: DataFrame, dimensions: tuple[str, ...] | list[str] = ()) -> DataFrame:
-    """Events per (hour, url_level1, *dimensions, activity): `activity_count`, the number of
+    """Events per (hour, source, url_level1, *dimensions, activity): `activity_count`, the number of
     events, and `user_count`, the exact number of distinct user_id. Hours without events
     have no rows. `event_date` (the partition) is the UTC date of the bucket."""
     keys = grain(dimensions)
     # Grouped by the hour as a timestamp; its text is made once per output row, not per event.
     return (
-        events.groupBy("event_date", F.date_trunc("hour", "time_stamp").alias("_hour"), *keys[1:])
+        events.groupBy("event_date", F.date_trunc("hour", "time_stamp").alias("_hour"),
+                       *[dimension(k) if k in dimensions else F.col(k) for k in keys[1:]])
         .agg(F.count(F.lit(1)).alias("activity_count"), F.countDistinct("user_id").alias("user_count"))
         .select(time_bucket(F.col("_hour")).alias("time_bucket"), *keys[1:], "activity_count", "user_count",
                 "event_date")

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream import fs
 
 EVENTS_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType(), False),
     T.StructField("event_id", T.StringType(), False),
     T.StructField("user_id", T.StringType(), False),
     T.StructField("session_id", T.StringType(), True),
@@ -21,11 +22,14 @@ EVENTS_SCHEMA = T.StructType([
     T.StructField("activity", T.StringType(), False),
     T.StructField("url", T.StringType(), True),
     T.StructField("ip", T.StringType(), True),
+    T.StructField("properties", T.MapType(T.StringType(), T.StringType()), True),
     T.StructField("source_file", T.StringType(), False),
     T.StructField("run_id", T.StringType(), False),
     T.StructField("event_date", T.DateType(), False),
 ])
 EVENTS_COLUMNS = EVENTS_SCHEMA.fieldNames()
+# The source of events written before the table had a `source` column and no run report says.
+LEGACY_SOURCE = "hipages"
 
 REJECTS_SCHEMA = T.StructType([
     T.StructField("raw", T.StringType(), True),
@@ -66,6 +70,31 @@ def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
     return builder.execute()
+
+
+def migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
+    """Bring an events table written before feeds had names up to EVENTS_SCHEMA: add
+    `source` and `properties` (one ALTER commit), then give the old rows the source
+    their run report names (one UPDATE commit; 'hipages', the old default, for a run
+    without a report). A run killed between the two finishes it."""
+    table = DeltaTable.forPath(spark, path)
+    if "source" not in table.toDF().columns:
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS (source STRING, properties MAP<STRING, STRING>)")
+    unnamed = spark.read.format("delta").load(path).where("source IS NULL")
+    if not unnamed.limit(1).count():
+        return
+    sources = {}
+    for row in unnamed.select("run_id").distinct().collect():  # one row per old run
+        report = fs.read_text(spark, fs.join(warehouse, "_runs", f"{row['run_id']}.json"))
+        try:
+            sources[row["run_id"]] = json.loads(report).get("source") or LEGACY_SOURCE if report else LEGACY_SOURCE
+        except ValueError:
+            sources[row["run_id"]] = LEGACY_SOURCE
+    cases = " ".join(f"WHEN {sql_string(r)} THEN {sql_string(s)}" for r, s in sorted(sources.items()))
+    table.update("source IS NULL", {
+        "source": f"CASE run_id {cases} ELSE {sql_string(LEGACY_SOURCE)} END",
+        "properties": "map()",
+    })
 
 
 def current_version(spark: SparkSession, path: str) -> int:
@@ -134,9 +163,9 @@ def commit_after(table: DeltaTable, version: int, run_id: str) -> dict | None:
     return None
 
 
-def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, metadata: dict, key: str = "event_id",
+def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, metadata: dict,
                      txn: tuple[str, int] | None = None) -> dict | None:
-    """Insert the events whose key the table lacks, in one MERGE commit tagged with
+    """Insert the events whose (source, event_id) the table lacks, in one MERGE commit tagged with
     `metadata` (which names the run_id); return that commit, or None when Delta
     skipped it as already committed (see `idempotent`)."""
     table = DeltaTable.forPath(spark, path)
@@ -144,7 +173,7 @@ def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, meta
     with commit_metadata(spark, **metadata), idempotent(spark, txn):
         (
             table.alias("t")
-            .merge(new_events.alias("s"), f"t.{key} = s.{key}")
+            .merge(new_events.alias("s"), "t.source = s.source AND t.event_id = s.event_id")
             .whenNotMatchedInsertAll()
             .execute()
         )
@@ -157,7 +186,8 @@ def sql_string(value: str) -> str:
 
 
 def replace_rejects(path: str, rejects: DataFrame, source_files: list[str]) -> None:
-    """Replace every earlier reject of these source files with `rejects`, in one commit."""
+    """Replace every earlier reject of these source files (spelled as `source_file` is:
+    `fs.file_uri`) with `rejects`, in one commit."""
     predicate = f"source_file IN ({', '.join(sql_string(f) for f in source_files)})"
     (
         rejects.select(*REJECTS_COLUMNS)
