@@ -510,3 +510,11 @@ def test_files_whose_path_needs_escaping_keep_their_headers_and_rejects(spark, t
         assert (rep.events_written if run == "r1" else rep.duplicates, rep.rejected) == (1, {"malformed_csv": 1})
     assert table_rows(spark, tmp_path / "wh", "rejects", "reason", "raw", "run_id") == [
         ("malformed_csv", "i-2,cmp-1", "r2")]
+
+
+def test_the_pii_salt_comes_from_the_environment(monkeypatch):
+    args = ["--input", "in", "--warehouse", "wh", "--source", "app_events"]
+    monkeypatch.delenv("CLICKSTREAM_PII_SALT", raising=False)
+    assert events.parse_args(args, str(CONF_DIR)).pii_salt == ""
+    monkeypatch.setenv("CLICKSTREAM_PII_SALT", "pepper")
+    assert events.parse_args(args, str(CONF_DIR)).pii_salt == "pepper"
