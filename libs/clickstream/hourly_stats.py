@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -25,9 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream import cli, csv_export, faults, fs, stats, tables
 from clickstream.errors import UsageError
-from clickstream.profile import PROPERTY_NAME
-
-SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+from clickstream.profile import PROPERTY_NAME, SOURCE_NAME
 
 log = logging.getLogger("clickstream.hourly_stats")
 

@@ -32,7 +32,7 @@ CANONICAL_FIELDS = REQUIRABLE + OPTIONAL
 JSON_TYPES = ("string", "number")
 FORMATS = ("json", "csv")
 PII_RULES = ("sha256",)
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _KEY = re.compile(r"^[^.\s]+$")
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_LAYOUT = "{yyyy}/{MM}/{dd}"
@@ -81,23 +81,23 @@ class Profile:
 
     def columns_used(self) -> list[str]:
         """CSV: the header columns the profile reads, in first-use order."""
-        used: list[str] = []
-        for spec in [*self.fields.values(), *self.properties.values()]:
-            for path in ([spec.path] if spec.path else []) + list(spec.hash_of):
-                if path[0] not in used:
-                    used.append(path[0])
-        return used
+        return _columns_of([*self.fields.values(), *self.properties.values()])
 
     def columns_required(self) -> list[str]:
         """CSV: the header columns a file must have: those of required fields,
         required properties and hashed fields."""
         specs = [self.fields[c] for c in self.required] + [self.properties[p] for p in self.required_properties]
-        out: list[str] = []
-        for spec in specs + [f for f in self.fields.values() if f.hash_of]:
-            for path in ([spec.path] if spec.path else []) + list(spec.hash_of):
-                if path[0] not in out:
-                    out.append(path[0])
-        return out
+        return _columns_of(specs + [f for f in self.fields.values() if f.hash_of])
+
+
+def _columns_of(specs) -> list[str]:
+    """The CSV columns the specs read (`column` and `hash_of`), each once, in order."""
+    columns: list[str] = []
+    for spec in specs:
+        for path in ([spec.path] if spec.path else []) + list(spec.hash_of):
+            if path[0] not in columns:
+                columns.append(path[0])
+    return columns
 
 
 def default_conf_dir():
@@ -127,7 +127,7 @@ def load_profile(conf_dir, name: str) -> Profile:
 
     `conf_dir` None means the profiles shipped with the package (see the module doc).
     """
-    if not _NAME.match(name):
+    if not SOURCE_NAME.match(name):
         raise UsageError(f"bad --source {name!r}: use letters, digits, '_', '.' or '-'")
     path = _sources(conf_dir).joinpath(f"{name}.json")
     if not path.is_file():
