@@ -453,6 +453,11 @@ def test_a_fourth_feed_from_a_profile_file_end_to_end(tmp_path):
         "time_bucket,url_level1,store,activity,activity_count,user_count",
         "2020030209,shop.example.com,store-7,pay,2,2",
     ]
+    # ... and sessions, with the profile's default gap and a conversion from the command line.
+    out = submit_ok("sessions", "--conf-dir", str(tmp_path / "conf"), "--warehouse", str(wh),
+                    "--conversion", "^pay$").stdout
+    assert "modes=checkout:full dates=1 sessions=2" in out
+    assert "  2020-03-02 checkout: sessions=2 converted=2 conversion_rate=1.0000 median_duration_s=0.0" in out
 
 
 def test_a_warehouse_from_before_feeds_is_migrated(spark, tmp_path, hipages_profile):

@@ -63,6 +63,20 @@ class Field:
 
 
 @dataclass(frozen=True)
+class SessionRules:
+    """How the `sessions` job cuts this feed's events: a new session after a gap of
+    `gap_minutes` or more; `conversion` a regex on `activity` (None: no conversion);
+    `device_property` a property that splits a user's sessions per device."""
+
+    gap_minutes: int = 30
+    conversion: str | None = None
+    device_property: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"gap_minutes": self.gap_minutes, "conversion": self.conversion, "device": self.device_property}
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     format: str
@@ -78,6 +92,7 @@ class Profile:
     csv_delimiter: str = ","
     csv_header: bool = True
     csv_columns: tuple[str, ...] = ()
+    sessions: SessionRules = field(default_factory=SessionRules)
 
     def columns_used(self) -> list[str]:
         """CSV: the header columns the profile reads, in first-use order."""
@@ -266,6 +281,7 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         raise fail("'csv.columns' must be a list of column names")
     if fmt == "csv" and not header and not columns:
         raise fail("a CSV profile without a header ('csv.header': false) must list its 'csv.columns'")
+    sessions = _parse_sessions(raw.get("sessions", {}), properties, bool(properties_from), fail)
     profile = Profile(
         name=str(raw.get("name", "")),
         format=fmt,
@@ -281,12 +297,44 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         csv_delimiter=delimiter,
         csv_header=header,
         csv_columns=tuple(columns),
+        sessions=sessions,
     )
     if fmt == "csv" and not header:
         absent = [c for c in profile.columns_used() if c not in columns]
         if absent:
             raise fail(f"'csv.columns' lacks the columns the profile reads: {', '.join(absent)}")
     return profile
+
+
+def check_regex(pattern, what: str) -> str:
+    """A conversion regex. Spark matches with Java's regex engine; Python's `re` checks
+    the syntax the two share, so a typo fails here instead of in the middle of a job."""
+    if not isinstance(pattern, str) or not pattern:
+        raise UsageError(f"{what} must be a non-empty regular expression")
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise UsageError(f"{what} {pattern!r} is not a valid regular expression: {err}") from None
+    return pattern
+
+
+def _parse_sessions(raw, properties: dict, any_property: bool, fail) -> SessionRules:
+    if not isinstance(raw, dict) or set(raw) - {"gap_minutes", "conversion", "device_property"}:
+        raise fail("'sessions' must be an object with 'gap_minutes', 'conversion' and 'device_property'")
+    gap = raw.get("gap_minutes", SessionRules.gap_minutes)
+    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 1:
+        raise fail(f"'sessions.gap_minutes' {gap!r} must be a whole number of minutes, 1 or more")
+    conversion = raw.get("conversion")
+    if conversion is not None:
+        try:
+            check_regex(conversion, "'sessions.conversion'")
+        except UsageError as err:
+            raise fail(str(err)) from None
+    device = raw.get("device_property")
+    if device is not None and not (device in properties or (any_property and isinstance(device, str)
+                                                             and PROPERTY_NAME.match(device))):
+        raise fail(f"'sessions.device_property' {device!r} is not one of the profile's 'properties'")
+    return SessionRules(gap_minutes=gap, conversion=conversion, device_property=device)
 
 
 _LAYOUT_TOKEN = re.compile(r"\{([^{}]*)\}")

@@ -12,6 +12,7 @@ TABLES = {
     "events": ["time_stamp", "event_id"],
     "rejects": ["source_file", "reason", "raw"],
     "hourly_stats": ["time_bucket", "url_level1", "activity"],
+    "sessions": ["session_start", "source", "user_id", "session_id"],
 }
 
 

@@ -1,0 +1,253 @@
+"""The `sessions` job: the events table -> `sessions`, partitioned by session_date.
+
+    run(spark, cfg)  pins the events table at its current version, works out which
+                     session keys (source, user_id, device) changed, recomputes every
+                     session of those keys with `clickstream.sessionize.sessions`, and
+                     rewrites the session_dates they touch in one commit (`replaceWhere`).
+
+Which keys: --from/--to recomputes the sessions dated in that range (from all the
+events of the sources). Otherwise, per source, the keys that the events table's
+commits changed since the version the sessions table consumed last (its change data
+feed); the consumed version and the rules it was computed with are kept in the
+sessions commit's userMetadata. A source never sessionized, sessionized with other
+rules (gap, conversion, device), or without a usable change feed is recomputed whole.
+
+Recomputing all of a changed key's sessions is what makes an incremental run equal a
+full one: a late event may extend a session, or fill the gap between two sessions so
+that they become one, on any day. The rewrite replaces the dates of the key's old and
+new sessions with (the other keys' sessions on those dates) + (the key's new sessions).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import pyspark.sql.functions as F
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream import cli, fs, sessionize, tables
+from clickstream.errors import UsageError
+from clickstream.profile import SOURCE_NAME, SessionRules, check_regex, load_profile
+
+log = logging.getLogger("clickstream.sessions")
+TABLE = "sessions"
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    warehouse: str
+    source: str | None = None
+    gap_minutes: int | None = None
+    conversion: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    run_id: str = ""
+    conf_dir: str | None = None
+
+
+def parse_args(argv: list[str]) -> SessionsConfig:
+    parser = cli.ArgumentParser(prog="sessions", description="Cut the events into sessions and flag conversions.")
+    parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
+    parser.add_argument("--source", help="sessionize only this feed (default: every source of the events table)")
+    parser.add_argument("--gap-minutes", type=cli.positive_int,
+                        help="a gap of this many minutes or more starts a new session (default: the profile's)")
+    parser.add_argument("--conversion", help="regex on activity that marks a converted session, searched "
+                                             "anywhere, case-sensitive (default: the profile's)")
+    parser.add_argument("--from", dest="date_from", help="first session_date to recompute, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", help="last session_date to recompute, YYYY-MM-DD")
+    parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
+    parser.add_argument("--conf-dir", help="read source profiles from DIR/sources/ (default: those shipped)")
+    args = parser.parse_args(argv)
+    date_from = cli.parse_date(args.date_from, "--from") if args.date_from else None
+    date_to = cli.parse_date(args.date_to, "--to") if args.date_to else None
+    if bool(date_from) != bool(date_to):
+        raise UsageError("--from and --to go together")
+    if date_from and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    if args.source is not None:
+        load_profile(args.conf_dir, args.source)  # an unknown source fails here, before Spark starts
+    return SessionsConfig(
+        warehouse=args.warehouse, source=args.source, gap_minutes=args.gap_minutes,
+        conversion=check_regex(args.conversion, "--conversion") if args.conversion is not None else None,
+        date_from=date_from, date_to=date_to, run_id=cli.run_id(args.run_id), conf_dir=args.conf_dir)
+
+
+def session_rules(cfg: SessionsConfig, sources: list[str]) -> dict[str, SessionRules]:
+    """Each source's rules: its profile's, with the command line's flags winning."""
+    rules = {}
+    for name in sources:
+        if not SOURCE_NAME.match(name):
+            raise UsageError(f"the events table holds source {name!r}, which no profile can be named")
+        rule = load_profile(cfg.conf_dir, name).sessions
+        if cfg.gap_minutes is not None:
+            rule = replace(rule, gap_minutes=cfg.gap_minutes)
+        if cfg.conversion is not None:
+            rule = replace(rule, conversion=cfg.conversion)
+        rules[name] = rule
+    return rules
+
+
+def consumed_version(spark: SparkSession, path: str, source: str, rule: SessionRules) -> int | None:
+    """The events version this source's sessions were last brought up to, with these
+    rules; None when never, or when the last run of this source used other rules."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    for row in DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect():
+        meta = tables.user_metadata(row["userMetadata"])
+        used = (meta.get("sources") or {}).get(source) if meta.get("job") == "sessions" else None
+        if used is None:
+            continue
+        if used != rule.as_dict():
+            return None
+        if isinstance(meta.get("events_version"), int):
+            return meta["events_version"]
+    return None
+
+
+def changed_keys(spark: SparkSession, events_path: str, first: int, last: int, source: str,
+                 rules: dict[str, SessionRules]) -> DataFrame | None:
+    """The session keys of one source that events commits first..last inserted, updated or
+    deleted (change data feed); None when the feed does not cover those versions."""
+    try:
+        changes = (spark.read.format("delta").option("readChangeFeed", "true")
+                   .option("startingVersion", first).option("endingVersion", last).load(events_path)
+                   .where(F.col("source") == source))
+        changes.select("event_date").limit(1).collect()  # fails here when the versions are gone
+    except Exception as err:  # noqa: BLE001 - AnalysisException or a Delta error: no usable feed
+        log.warning("no change data feed for events versions %d..%d (%s): recomputing source %s whole",
+                    first, last, (str(err).strip().splitlines() or [type(err).__name__])[0][:200], source)
+        return None
+    return sessionize.session_keys(changes, {source: rules[source]})
+
+
+def plan(spark: SparkSession, events_path: str, path: str, version: int, rules: dict[str, SessionRules]) -> dict:
+    """Per source: 'full', 'catch_up' (with its changed keys) or 'up_to_date'."""
+    modes, keys = {}, []
+    for source, rule in sorted(rules.items()):
+        consumed = consumed_version(spark, path, source, rule)
+        if consumed == version:
+            modes[source] = "up_to_date"
+            continue
+        changed = None
+        if consumed is not None and consumed < version:
+            changed = changed_keys(spark, events_path, consumed + 1, version, source, rules)
+        if changed is None:
+            modes[source] = "full"
+        else:
+            modes[source] = "catch_up"
+            keys.append(changed)
+    union = None
+    for k in keys:
+        union = k if union is None else union.unionByName(k)
+    return {"modes": modes, "keys": union}
+
+
+def affected(df: DataFrame, rules: dict[str, SessionRules], full: list[str], keys: DataFrame | None) -> DataFrame:
+    """The rows (events, or sessions) of the sources recomputed whole and of the changed keys."""
+    parts = [df.where(F.col("source").isin(full))] if full else []
+    if keys is not None:
+        catch_up = {s: r for s, r in rules.items() if s not in full}
+        keyed = df.transform(sessionize.with_session_rules, catch_up) if "device_key" not in df.columns else df
+        parts.append(keyed.join(keys, list(sessionize.KEY), "left_semi").select(*df.columns))
+    result = parts[0]
+    for part in parts[1:]:
+        result = result.unionByName(part)
+    return result
+
+
+def dates_predicate(days: list[str]) -> str:
+    return f"session_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+
+
+def write(spark: SparkSession, df: DataFrame, path: str, predicate: str | None, metadata: dict) -> None:
+    """One commit: replace the rows the predicate selects (None: create the table)."""
+    writer = (df.select(*sessionize.SESSIONS_COLUMNS).write.format("delta").mode("overwrite")
+              .partitionBy("session_date").option("partitionOverwriteMode", "static"))
+    if predicate:
+        writer = writer.option("replaceWhere", predicate)
+    with tables.commit_metadata(spark, **metadata):
+        writer.save(path)
+
+
+def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
+    started = time.time()
+    warehouse = fs.qualify(spark, cfg.warehouse)
+    events_path, path = tables.table_path(warehouse, "events"), tables.table_path(warehouse, TABLE)
+    if not DeltaTable.isDeltaTable(spark, events_path):
+        raise UsageError(f"no events table at {events_path}: run the events job first")
+    version = tables.current_version(spark, events_path)
+    events = tables.read_version(spark, events_path, version)
+    sources = [cfg.source] if cfg.source else \
+        sorted(r["source"] for r in events.select("source").distinct().collect())
+    rules = session_rules(cfg, sources)
+    exists = DeltaTable.isDeltaTable(spark, path)
+    rep = {"run_id": cfg.run_id, "job": "sessions", "warehouse": warehouse, "events_version": version,
+           "from": cfg.date_from.isoformat() if cfg.date_from else None,
+           "to": cfg.date_to.isoformat() if cfg.date_to else None,
+           "rules": {s: r.as_dict() for s, r in rules.items()}, "dates_rewritten": [], "sessions_written": 0,
+           "summary": [], "commit": None, "status": "succeeded"}
+    metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": rep["rules"]}
+    predicate, data = None, None
+    if cfg.date_from:
+        rep["modes"] = {s: "range" for s in sources}
+        in_range = F.col("session_date").between(F.lit(cfg.date_from), F.lit(cfg.date_to))
+        data = sessionize.sessions(events, rules).where(in_range)
+        predicate = (f"session_date >= DATE'{cfg.date_from}' AND session_date <= DATE'{cfg.date_to}' AND "
+                     f"source IN ({', '.join(tables.sql_string(s) for s in sources)})")
+        if not exists:
+            predicate = None
+    else:
+        todo = plan(spark, events_path, path, version, rules)
+        rep["modes"] = todo["modes"]
+        metadata["events_version"] = version
+        full = [s for s, m in todo["modes"].items() if m == "full"]
+        if full or todo["keys"] is not None:
+            new = sessionize.sessions(affected(events, rules, full, todo["keys"]), rules)
+            if not exists:
+                data = new
+            else:
+                old = spark.read.format("delta").load(path).withColumn(
+                    "device_key", F.coalesce(F.col("device"), F.lit("")))
+                stale = affected(old, rules, full, todo["keys"])
+                # session_date is the date of a session's first event: a date of the
+                # recomputed events. Those dates, and the stale sessions', are rewritten.
+                days = sorted({r["d"] for r in affected(events, rules, full, todo["keys"])
+                               .select(F.col("event_date").alias("d"))
+                               .unionByName(stale.select(F.col("session_date").alias("d")))
+                               .distinct().collect()})
+                if days:
+                    predicate = dates_predicate([d.isoformat() for d in days])
+                    kept = old.where(predicate).join(stale.select("session_id"), "session_id", "left_anti")
+                    data = kept.select(*sessionize.SESSIONS_COLUMNS).unionByName(new)
+    if data is not None:
+        write(spark, data, path, predicate, metadata)
+        table = DeltaTable.forPath(spark, path)
+        rep["commit"] = tables.last_commit(table)
+        written = spark.read.format("delta").load(path)
+        written = written.where(predicate) if predicate else written
+        summary = [
+            {"session_date": r["session_date"].isoformat(), "source": r["source"], "sessions": r["sessions"],
+             "converted": r["converted"], "conversion_rate": r["conversion_rate"],
+             "median_duration_s": r["median_duration_s"]}
+            for r in sessionize.daily_summary(written).orderBy("session_date", "source").collect()
+        ]
+        rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
+                   dates_rewritten=sorted({s["session_date"] for s in summary}))
+    rep["duration_s"] = round(time.time() - started, 3)
+    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    print_summary(rep)
+    return rep
+
+
+def print_summary(rep: dict) -> None:
+    modes = ",".join(f"{s}:{m}" for s, m in sorted(rep["modes"].items())) or "none"
+    print(f"sessions run_id={rep['run_id']} events_version={rep['events_version']} modes={modes} "
+          f"dates={len(rep['dates_rewritten'])} sessions={rep['sessions_written']} duration_s={rep['duration_s']}",
+          flush=True)
+    for s in rep["summary"]:
+        rate = "n/a" if s["conversion_rate"] is None else f"{s['conversion_rate']:.4f}"
+        print(f"  {s['session_date']} {s['source']}: sessions={s['sessions']} converted={s['converted']} "
+              f"conversion_rate={rate} median_duration_s={s['median_duration_s']}", flush=True)
