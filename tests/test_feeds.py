@@ -523,3 +523,20 @@ def test_the_pii_salt_comes_from_the_environment(monkeypatch):
     assert events.parse_args(args, str(CONF_DIR)).pii_salt == ""
     monkeypatch.setenv("CLICKSTREAM_PII_SALT", "pepper")
     assert events.parse_args(args, str(CONF_DIR)).pii_salt == "pepper"
+
+
+def test_sessions_of_every_feed_with_each_profiles_rules(spark, warehouse):
+    from clickstream import sessions
+
+    wh, _ = warehouse
+    rep = sessions.run(spark, sessions.SessionsConfig(warehouse=str(wh), run_id="sess-all"))
+    assert rep["modes"] == {"app_events": "full", "impressions": "full", "mobile_events": "full"}
+    assert [tuple(s.values()) for s in rep["summary"]] == [
+        ("2020-01-13", "app_events", 3, 1, 0.3333, 990.0),    # meeting_scheduled, 30-minute gaps
+        ("2020-03-02", "mobile_events", 4, 2, 0.5, 0.0),      # the rides, 15-minute gaps, per device
+        ("2021-03-04", "impressions", 3, 0, None, 32.0),      # no conversion rule: rate NULL
+    ]
+    got = spark.read.format("delta").load(str(wh / "sessions")).where("source = 'app_events' AND converted")
+    assert [(r["event_count"], r["duration_seconds"], r["first_activity"], r["landing_url_level1"],
+             r["landing_url_level2"], r["converted_at"], r["conversion_activity"]) for r in got.collect()] == [
+        (2, 1312, "page_visit", "app.local", "main", dt.datetime(2020, 1, 13, 6, 2, 55), "meeting_scheduled")]
