@@ -421,6 +421,7 @@ def test_raw_emails_reach_neither_the_events_table_nor_the_report(spark, warehou
     assert [r[0] for r in rejects] == ["bad_timestamp", "bad_url"]
 
 
+@pytest.mark.entry_point
 def test_a_csv_header_without_a_required_column_fails_before_any_commit(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
@@ -433,6 +434,7 @@ def test_a_csv_header_without_a_required_column_fails_before_any_commit(tmp_path
     assert "Traceback" not in proc.stdout + proc.stderr and not (tmp_path / "wh").exists()
 
 
+@pytest.mark.entry_point
 def test_a_fourth_feed_from_a_profile_file_end_to_end(tmp_path):
     conf = tmp_path / "conf" / "sources"
     conf.mkdir(parents=True)

@@ -151,6 +151,7 @@ def test_bad_arguments(argv, message):
     assert str(err.value).startswith(message)
 
 
+@pytest.mark.entry_point
 def test_the_entry_point_fails_in_one_line_on_a_warehouse_without_events(tmp_path):
     proc = submit("sessions", "--warehouse", str(tmp_path / "empty"))
     assert proc.returncode == 2
