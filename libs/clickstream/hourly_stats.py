@@ -90,7 +90,7 @@ def source_predicate(source: str) -> str:
 
 
 def days_predicate(days: list[str], source: str | None = None) -> str:
-    days_in = f"event_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+    days_in = tables.dates_in("event_date", days)
     return f"{source_predicate(source)} AND {days_in}" if source else days_in
 
 
@@ -98,10 +98,7 @@ def consumed_version(spark: SparkSession, path: str, source: str | None = None) 
     """The events table version the stats table was last brought up to (kept in its
     commits' userMetadata as `events_version`), for every source or, with `source`,
     for that one (a commit of every source counts for it too); or None."""
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    for row in DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect():
-        meta = tables.user_metadata(row["userMetadata"])
+    for meta in tables.metadata_newest_first(spark, path):
         version = meta.get("events_version")
         if isinstance(version, int) and meta.get("source") in (None, source):
             return version

@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, replace
+from functools import reduce
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
@@ -93,10 +94,7 @@ def session_rules(cfg: SessionsConfig, sources: list[str]) -> dict[str, SessionR
 def consumed_version(spark: SparkSession, path: str, source: str, rule: SessionRules) -> int | None:
     """The events version this source's sessions were last brought up to, with these
     rules; None when never, or when the last run of this source used other rules."""
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    for row in DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect():
-        meta = tables.user_metadata(row["userMetadata"])
+    for meta in tables.metadata_newest_first(spark, path):
         used = (meta.get("sources") or {}).get(source) if meta.get("job") == "sessions" else None
         if used is None:
             continue
@@ -139,10 +137,7 @@ def plan(spark: SparkSession, events_path: str, path: str, version: int, rules: 
         else:
             modes[source] = "catch_up"
             keys.append(changed)
-    union = None
-    for k in keys:
-        union = k if union is None else union.unionByName(k)
-    return {"modes": modes, "keys": union}
+    return {"modes": modes, "keys": reduce(DataFrame.unionByName, keys) if keys else None}
 
 
 def affected(df: DataFrame, rules: dict[str, SessionRules], full: list[str], keys: DataFrame | None) -> DataFrame:
@@ -152,14 +147,7 @@ def affected(df: DataFrame, rules: dict[str, SessionRules], full: list[str], key
         catch_up = {s: r for s, r in rules.items() if s not in full}
         keyed = df.transform(sessionize.with_session_rules, catch_up) if "device_key" not in df.columns else df
         parts.append(keyed.join(keys, list(sessionize.KEY), "left_semi").select(*df.columns))
-    result = parts[0]
-    for part in parts[1:]:
-        result = result.unionByName(part)
-    return result
-
-
-def dates_predicate(days: list[str]) -> str:
-    return f"session_date IN ({', '.join(f'DATE{tables.sql_string(d)}' for d in days)})"
+    return reduce(DataFrame.unionByName, parts)
 
 
 def write(spark: SparkSession, df: DataFrame, path: str, predicate: str | None, metadata: dict) -> None:
@@ -205,7 +193,8 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
         metadata["events_version"] = version
         full = [s for s, m in todo["modes"].items() if m == "full"]
         if full or todo["keys"] is not None:
-            new = sessionize.sessions(affected(events, rules, full, todo["keys"]), rules)
+            recomputed = affected(events, rules, full, todo["keys"])
+            new = sessionize.sessions(recomputed, rules)
             if not exists:
                 data = new
             else:
@@ -214,12 +203,11 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
                 stale = affected(old, rules, full, todo["keys"])
                 # session_date is the date of a session's first event: a date of the
                 # recomputed events. Those dates, and the stale sessions', are rewritten.
-                days = sorted({r["d"] for r in affected(events, rules, full, todo["keys"])
-                               .select(F.col("event_date").alias("d"))
+                days = sorted({r["d"] for r in recomputed.select(F.col("event_date").alias("d"))
                                .unionByName(stale.select(F.col("session_date").alias("d")))
                                .distinct().collect()})
                 if days:
-                    predicate = dates_predicate([d.isoformat() for d in days])
+                    predicate = tables.dates_in("session_date", [d.isoformat() for d in days])
                     kept = old.where(predicate).join(stale.select("session_id"), "session_id", "left_anti")
                     data = kept.select(*sessionize.SESSIONS_COLUMNS).unionByName(new)
     if data is not None:

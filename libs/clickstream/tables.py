@@ -138,6 +138,20 @@ def user_metadata(value: str | None) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def metadata_newest_first(spark: SparkSession, path: str):
+    """The userMetadata of the table's commits (as `user_metadata` reads it), newest
+    first; nothing when there is no table."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        return
+    for row in DeltaTable.forPath(spark, path).history().orderBy("version", ascending=False).collect():
+        yield user_metadata(row["userMetadata"])
+
+
+def dates_in(column: str, days: list[str]) -> str:
+    """SQL predicate: `column` is one of the YYYY-MM-DD days."""
+    return f"{column} IN ({', '.join(f'DATE{sql_string(d)}' for d in days)})"
+
+
 def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     """The table as of one version (Delta time travel)."""
     return spark.read.format("delta").option("versionAsOf", version).load(path)
