@@ -54,12 +54,12 @@ scenario: setup check-java
 # Spark 3.5 with Delta 3.3 (what EMR 7 ships), in its own venv: the tests of what depends
 # on the Spark or Delta version (column functions, CSV/JSON parsing, Delta writes, MERGE,
 # the change data feed, window functions, the packages spark-submit.sh picks, reading a
-# Delta 4 warehouse), in process. The subprocess runs of the same code (entry_point) and
+# Delta 4 warehouse, the JDBC writer and the commit log `export` reads), in process. The subprocess runs of the same code (entry_point) and
 # the server tests stay on Spark 4, to keep CI under its time limit. Everything on 3.5:
 #   make test-spark35 SPARK35_TESTS=tests SPARK35_MARKS="not scenario"
 # It needs the Spark 4 venv too: a test reads with Delta 3.3 a warehouse that Delta 4 wrote.
 SPARK35_TESTS ?= tests/test_columns.py tests/test_ingest.py tests/test_feeds.py tests/test_hourly_stats.py \
-	tests/test_sessions.py tests/test_delta_compat.py tests/test_submit.py
+	tests/test_sessions.py tests/test_delta_compat.py tests/test_submit.py tests/test_export.py
 SPARK35_MARKS ?= not scenario and not entry_point and not integration
 test-spark35: check-java setup $(VENV35)/.installed
 	$(VENV35)/bin/python -m pytest -m "$(SPARK35_MARKS)" $(SPARK35_TESTS)

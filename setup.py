@@ -50,6 +50,8 @@ setup(
             "awscli>=1.32,<2",
             # the benchmark's yardstick (make bench), never a runtime dependency
             "duckdb>=1.1,<2",
+            # reads back what `export` published into the tests' PostgreSQL server
+            "psycopg[binary]>=3.1,<4",
         ],
     },
 )

@@ -9,7 +9,8 @@
 # Finds spark-submit ($SPARK_HOME, else the one installed with pyspark), ships the
 # library (with the source profiles) as dist/clickstream.zip with --py-files, applies
 # conf/spark/<env>.properties (default: local) as --conf pairs, adds the pinned JVM
-# packages (Delta Lake; hadoop-aws when an argument is an s3a:// URI) and runs
+# packages (Delta Lake; hadoop-aws when an argument is an s3a:// URI; the PostgreSQL
+# JDBC driver when one is a jdbc:postgresql: URL), runs the JVMs in UTC, and runs
 # jobs/<job>.py. Your own --conf and --packages come after ours and win.
 set -euo pipefail
 
@@ -83,7 +84,7 @@ readarray -t SUBMIT_ARGS <<< "$EXTRA"
 
 exec "$SUBMIT" \
   "${SUBMIT_ARGS[@]}" \
-  --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties $DRIVER_JAVA_OPTS" \
+  --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties -Duser.timezone=UTC $DRIVER_JAVA_OPTS" \
   --py-files "$ZIP" \
   "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" \
   "$ROOT/jobs/$JOB.py" "$@"

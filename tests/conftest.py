@@ -16,14 +16,14 @@ CONF_DIR = ROOT / "conf"
 def spark():
     from pyspark.sql import SparkSession
 
-    from clickstream.packages import jvm_packages
+    from clickstream.packages import POSTGRESQL_JDBC, jvm_packages
     from clickstream.session import SESSION_CONF
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master("local[1]")
         .appName("clickstream-tests")
-        .config("spark.jars.packages", ",".join(jvm_packages()))
+        .config("spark.jars.packages", ",".join([*jvm_packages(), POSTGRESQL_JDBC]))
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.ui.enabled", "false")
@@ -31,7 +31,7 @@ def spark():
         .config("spark.databricks.delta.snapshotPartitions", "1")
         # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC")
     )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

@@ -1,5 +1,5 @@
-"""Throwaway local servers for integration tests: a Spark standalone cluster and an
-S3-compatible store (moto). Each listens on 127.0.0.1 only, on free ports, and is
+"""Throwaway local servers for integration tests: a Spark standalone cluster, an
+S3-compatible store (moto) and a PostgreSQL server. Each listens on 127.0.0.1 only, on free ports, and is
 stopped (its whole process group killed) when the `with` block ends, even on failure."""
 from __future__ import annotations
 
@@ -83,6 +83,72 @@ def moto_s3(work: Path):
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop([proc])
+
+
+def postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL programs (initdb, pg_ctl), newest version first."""
+    import glob
+    import shutil
+
+    found = shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    return Path(versions[-1]).parent if versions else None
+
+
+@contextlib.contextmanager
+def postgres(work: Path, password: str):
+    """A PostgreSQL server made with `initdb` in `work` and started with `pg_ctl` on
+    127.0.0.1 and a free port (no Unix socket in /var/run), superuser `clickstream`
+    with `password` (scram-sha-256). As root, its programs run as the `postgres` user
+    (initdb refuses root) in a folder of their own under the temp dir, removed at the end. Yields (host, port); `pg_ctl stop -m immediate` (and
+    a SIGKILL of the postmaster if that fails) when the block ends."""
+    bindir = postgres_bin()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
+    import shutil
+    import tempfile
+
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        # The server's files must be reachable by `postgres`: not under root's 0700 temp folders.
+        as_user = ["runuser", "-u", "postgres", "--"]
+        work = Path(tempfile.mkdtemp(prefix="clickstream-pg-"))
+        shutil.chown(work, "postgres")
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+    data, sockets, log, pwfile = work / "data", work / "sockets", work / "postgres.log", work / "pwfile"
+    sockets.mkdir(exist_ok=True)
+    pwfile.write_text(password + "\n")
+    if as_user:
+        for path in (sockets, pwfile):
+            shutil.chown(path, "postgres")
+    port = free_port()
+
+    def pg(*args, check=True):
+        return subprocess.run([*as_user, str(bindir / args[0]), *args[1:]], capture_output=True, text=True,
+                              check=check, timeout=120)
+
+    started = False
+    try:
+        pg("initdb", "-D", str(data), "-U", "clickstream", f"--pwfile={pwfile}", "--auth=scram-sha-256",
+           "-E", "UTF8", "--locale=C.UTF-8")
+        pg("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60", "start", "-o",
+           f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off -c full_page_writes=off")
+        started = True
+        yield "127.0.0.1", port
+    except subprocess.CalledProcessError as err:
+        raise RuntimeError(f"PostgreSQL did not start: {err.stderr}\n{_text(log)[-3000:]}") from None
+    finally:
+        if started or (data / "postmaster.pid").exists():
+            stopped = pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
+            pid_file = data / "postmaster.pid"
+            if stopped.returncode != 0 and pid_file.exists():
+                with contextlib.suppress(ValueError, ProcessLookupError):
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+        if as_user:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _text(path: Path) -> str:

@@ -53,6 +53,21 @@ def test_optimize_then_vacuum(spark, hipages_profile, tmp_path):
     assert [h["operation"] for h in history][-5:] == ["OPTIMIZE"] + ["VACUUM START", "VACUUM END"] * 2
 
 
+def test_the_symlink_manifest_lists_each_partitions_current_files(spark, hipages_profile, tmp_path):
+    src = write_lines(tmp_path / "in" / "a.json", [L("1", timestamp="02/02/2017 20:22:00"),
+                                                    L("2", timestamp="03/02/2017 20:22:00")])
+    wh = tmp_path / "wh"
+    events.run(spark, events.EventsConfig(input=str(src), warehouse=str(wh), profile=hipages_profile, run_id="e1"))
+    rep = maintain.run(spark, maintain.MaintainConfig(warehouse=str(wh), tables=("events",), optimize=False,
+                                                      vacuum=False, manifest=True, run_id="m1"))
+    assert rep["tables"]["events"]["manifest"] == {"files": 2}
+    manifests = sorted((wh / "events" / "_symlink_format_manifest").glob("*/manifest"))
+    assert [m.parent.name for m in manifests] == ["event_date=2017-02-02", "event_date=2017-02-03"]
+    listed = sorted(line for m in manifests for line in m.read_text().splitlines())
+    assert listed == sorted(spark.read.format("delta").load(str(wh / "events")).inputFiles())
+    assert maintain.parse_args(["--warehouse", "wh", "--no-optimize", "--no-vacuum", "--manifest"]).manifest
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--retain-hours", "12"], "--retain-hours 12 is below 24"),
     (["--no-optimize", "--no-vacuum"], "--no-optimize and --no-vacuum together leave nothing to do"),

@@ -78,6 +78,17 @@ def test_submit_args(tmp_path):
     confs = [cluster[i + 1] for i, a in enumerate(cluster) if a == "--conf"]
     assert len(confs) * 2 + 2 == len(cluster)
     assert "spark.sql.shuffle.partitions=200" in confs
+    assert "spark.executor.extraJavaOptions=-Duser.timezone=UTC" in confs
+
+
+def test_an_export_to_postgresql_gets_the_jdbc_driver(tmp_path):
+    conf = ROOT / "conf"
+    args = submit.submit_args(conf, "local", "/venv/bin/python", tmp_path, None,
+                              ["--table", "sessions", "--jdbc-url=jdbc:postgresql://db:5432/a", "--target", "t"])
+    assert args[-1] == ",".join([*jvm_packages(), "org.postgresql:postgresql:42.7.14"])
+    redshift = submit.submit_args(conf, "local", "/venv/bin/python", tmp_path, None,
+                                  ["--jdbc-url", "jdbc:redshift://c:5439/dev"], "com.amazon.redshift:redshift-jdbc42:2")
+    assert redshift[-1] == ",".join([*jvm_packages(), "com.amazon.redshift:redshift-jdbc42:2"])
 
 
 def test_wrapper_refuses_a_bad_env_without_starting_spark():

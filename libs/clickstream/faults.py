@@ -8,6 +8,9 @@ Points, in the order a run passes them:
     events_committed   the events MERGE is made; a stream's batch is not yet recorded
                        in its checkpoint, and no run report is written
     stats_committed    (hourly_stats) the stats commit is made, the run report is not
+    staging_created    (export) the staging table exists, Spark has not written it
+    staging_written    (export) the staging table is written and counted; the target's
+                       transaction has not begun
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ import sys
 import time
 
 ENV = "CLICKSTREAM_PAUSE_AT"
-POINTS = ("reading", "rejects_committed", "events_committed", "stats_committed")
+POINTS = ("reading", "rejects_committed", "events_committed", "stats_committed", "staging_created",
+          "staging_written")
 
 
 def point(name: str) -> None:

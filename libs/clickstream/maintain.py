@@ -8,6 +8,10 @@
               the tables (a run reads the version it pinned at its start), and longer
               than the gap between runs if `hourly_stats` is to catch up from the
               change data feed (without it, it recomputes every day, correctly).
+    MANIFEST  (--manifest) writes the table's symlink manifest (Delta's GENERATE
+              symlink_format_manifest): `_symlink_format_manifest/<partition>/manifest`
+              lists the Parquet files of the current version, for readers that do not
+              read the Delta log, such as Redshift Spectrum and Athena.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class MaintainConfig:
     vacuum: bool = True
     retain_hours: int = DEFAULT_RETAIN_HOURS
     run_id: str = ""
+    manifest: bool = False
 
 
 def parse_args(argv: list[str]) -> MaintainConfig:
@@ -47,18 +52,21 @@ def parse_args(argv: list[str]) -> MaintainConfig:
                              f"at least {MIN_RETAIN_HOURS}; longer than the longest run)")
     parser.add_argument("--no-optimize", action="store_true", help="skip OPTIMIZE")
     parser.add_argument("--no-vacuum", action="store_true", help="skip VACUUM")
+    parser.add_argument("--manifest", action="store_true",
+                        help="also write each table's symlink manifest (Redshift Spectrum, Athena), after VACUUM")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     args = parser.parse_args(argv)
     if args.retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(f"--retain-hours {args.retain_hours} is below {MIN_RETAIN_HOURS}: a run or query "
                          "still reading older files would fail")
-    if args.no_optimize and args.no_vacuum:
+    if args.no_optimize and args.no_vacuum and not args.manifest:
         raise UsageError("--no-optimize and --no-vacuum together leave nothing to do")
     names = tuple(n.strip() for n in args.tables.split(",")) if args.tables else ()
     if any(not n or n.startswith(("_", ".")) or "/" in n for n in names):
         raise UsageError(f"bad --tables {args.tables!r}: use table names such as events,rejects")
     return MaintainConfig(warehouse=args.warehouse, tables=names, optimize=not args.no_optimize,
-                          vacuum=not args.no_vacuum, retain_hours=args.retain_hours, run_id=cli.run_id(args.run_id))
+                          vacuum=not args.no_vacuum, retain_hours=args.retain_hours, run_id=cli.run_id(args.run_id),
+                          manifest=args.manifest)
 
 
 def warehouse_tables(spark: SparkSession, warehouse: str) -> list[str]:
@@ -95,6 +103,9 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
                     files_before = _data_file_count(spark, path)
                     table.vacuum(float(cfg.retain_hours))
                     done["vacuum"] = {"files_deleted": files_before - _data_file_count(spark, path)}
+                if cfg.manifest:
+                    table.generate("symlink_format_manifest")
+                    done["manifest"] = {"files": len(fs.list_files(spark, fs.join(path, "_symlink_format_manifest")))}
             done["version"] = tables.current_version(spark, path)
             rep["tables"][name] = done
             print(f"maintain run_id={cfg.run_id} table={name} "

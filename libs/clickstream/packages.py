@@ -19,6 +19,22 @@ DELTA = {
 }
 
 
+# The PostgreSQL JDBC driver (one jar, no dependencies), for `export` to PostgreSQL.
+# Redshift's own driver is the user's choice (README, "Publishing").
+POSTGRESQL_JDBC = "org.postgresql:postgresql:42.7.14"
+
+
+def option_values(job_args: list[str]) -> list[str]:
+    """Job arguments with `--name=value` cut to its value: ['--input=s3a://b', 'x'] -> ['s3a://b', 'x']."""
+    return [arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg for arg in job_args]
+
+
+def jdbc_packages(job_args: list[str]) -> list[str]:
+    """The JDBC driver for a job option that is a jdbc:postgresql: URL."""
+    return [POSTGRESQL_JDBC] if any(v.lower().startswith("jdbc:postgresql:") for v in option_values(job_args)) \
+        else []
+
+
 def spark_minor(version: str) -> str:
     """'4.2.0' -> '4.2'."""
     return ".".join(version.split(".")[:2])

@@ -9,9 +9,11 @@ prints one argument per line:
   user passes after them on the command line);
 - `--conf spark.pyspark.driver.python=PY`, plus `spark.pyspark.python=PY` when the
   master is local (a cluster's workers have their own Python);
+- `--conf spark.executor.extraJavaOptions=... -Duser.timezone=UTC` (the driver gets
+  it from spark-submit.sh): JVM-side times, such as JDBC's, in UTC;
 - `--packages` with Delta Lake for the installed Spark, plus
   `org.apache.hadoop:hadoop-aws:<Spark's Hadoop version>` when a job option is an
-  `s3a://` URI.
+  `s3a://` URI, and the PostgreSQL JDBC driver when one is a `jdbc:postgresql:` URL.
 
 Exit 2 with one line on a bad environment name or file. No Spark is started here.
 """
@@ -24,8 +26,9 @@ import sys
 from pathlib import Path
 
 from clickstream.errors import UsageError
-from clickstream.packages import hadoop_aws, jvm_packages
+from clickstream.packages import hadoop_aws, jdbc_packages, jvm_packages, option_values
 
+UTC_JVM = "-Duser.timezone=UTC"
 _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HADOOP_JAR = re.compile(r"^hadoop-(?:client-api|common)-(\d+\.\d+\.\d+)\.jar$")
 
@@ -63,8 +66,7 @@ def env_properties(conf_dir: Path, envs: str) -> dict[str, str]:
 
 def s3a_uris(job_args: list[str]) -> list[str]:
     """Job options that are s3a:// URIs, as `--input s3a://b/k` or `--input=s3a://b/k`."""
-    values = [arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg for arg in job_args]
-    return [v for v in values if v.lower().startswith("s3a://")]
+    return [v for v in option_values(job_args) if v.lower().startswith("s3a://")]
 
 
 def hadoop_version(spark_dir: Path) -> str:
@@ -91,6 +93,11 @@ def submit_args(conf_dir: Path, envs: str, python: str, spark_dir: Path,
     packages = jvm_packages()
     if s3a_uris(job_args):
         packages.append(hadoop_aws(hadoop_version(spark_dir)))
+    packages += jdbc_packages(job_args)
+    # JVM-side times (JDBC's timestamps) in UTC like Spark's session time zone.
+    executor_opts = props.get("spark.executor.extraJavaOptions", "")
+    if "-Duser.timezone=" not in executor_opts:
+        props["spark.executor.extraJavaOptions"] = (executor_opts + " " + UTC_JVM).strip()
     packages += [p for p in extra_packages.split(",") if p and p not in packages]
     args: list[str] = []
     for key, value in props.items():
