@@ -50,6 +50,28 @@ def test_new_files_steps_and_options():
     assert (events["ActionOnFailure"], stats["ActionOnFailure"]) == ("TERMINATE_CLUSTER", "TERMINATE_CLUSTER")
 
 
+def test_the_export_step_publishes_hourly_stats_in_utc_with_the_jdbc_driver():
+    export_step = steps(None, properties=PROPS, export={"jdbc_url": "jdbc:postgresql://db:5432/bi",
+                                                       "target": "Analytics.Hourly", "user": "etl"})[2]
+    assert export_step == {
+        "Name": "clickstream export hourly_stats new files", "ActionOnFailure": "CANCEL_AND_WAIT",
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
+            "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
+            "--packages", "org.postgresql:postgresql:42.7.14",
+            "--conf", "spark.sql.session.timeZone=UTC",
+            "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+            "--conf", "spark.driver.extraJavaOptions=-Duser.timezone=UTC",
+            "--conf", "spark.executor.extraJavaOptions=-Duser.timezone=UTC",
+            "--py-files", PY_FILES, "s3://code/cs/0.1.0/jobs/export.py",
+            "--warehouse", "s3://lake/wh", "--table", "hourly_stats", "--jdbc-url", "jdbc:postgresql://db:5432/bi",
+            "--target", "analytics.hourly", "--user", "etl"]}}
+    report = _validate({"JobFlowId": "j-1", "Steps": steps(None, export={"jdbc_url": "jdbc:redshift://c:5439/dev",
+                                                                          "target": "hourly_stats"})})
+    assert not report.has_errors(), report.generate_report()
+    with pytest.raises(UsageError, match="^bad --jdbc-url 'jdbc:oracle://x'"):
+        steps(None, export={"jdbc_url": "jdbc:oracle://x", "target": "t"})
+
+
 def test_steps_use_the_emr_properties_and_download_nothing():
     args = steps()[0]["HadoopJarStep"]["Args"]
     confs = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--conf")

@@ -1,4 +1,5 @@
-"""EMR steps for the daily pipeline: `events` then `hourly_stats`, as JSON.
+"""EMR steps for the daily pipeline: `events`, `hourly_stats`, and with --export-jdbc-url
+an `export` of hourly_stats into PostgreSQL or Redshift, as JSON.
 
     ./spark-submit.sh emr-steps --code s3://b/clickstream --input s3://raw --warehouse s3://wh
                                 (--date YYYY-MM-DD | --new-files-only) [--format api|cli] ...
@@ -28,6 +29,7 @@ from clickstream.profile import default_conf_dir, load_profile
 
 # Delta Lake as installed on EMR 7.x (Delta 3.x: delta-core.jar became delta-spark.jar).
 EMR_DELTA_JARS = ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
+UTC_JVM = "-Duser.timezone=UTC"
 ACTIONS = ("CANCEL_AND_WAIT", "CONTINUE", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW")
 FORMATS = ("api", "cli")
 
@@ -49,13 +51,15 @@ def _uri(value: str, what: str) -> str:
 
 
 def spark_submit(code: str, job: str, job_args: list[str], properties: dict[str, str],
-                 jars: tuple[str, ...] = EMR_DELTA_JARS) -> list[str]:
+                 jars: tuple[str, ...] = EMR_DELTA_JARS, packages: tuple[str, ...] = ()) -> list[str]:
     """The command-runner.jar arguments: spark-submit in cluster mode with the artifact.
 
     Delta's Python API (`delta.tables`) ships inside delta-spark.jar (the first of
     `jars`); `--jars` puts it on the JVM's classpath only, so it goes on `--py-files`
     too, as `--packages` would do it."""
     args = ["spark-submit", "--deploy-mode", "cluster", "--jars", ",".join(jars)]
+    if packages:
+        args += ["--packages", ",".join(packages)]
     for key, value in properties.items():
         args += ["--conf", f"{key}={value}"]
     py_files = ",".join([f"{code}/clickstream.zip", *jars[:1]])
@@ -70,9 +74,12 @@ def step(name: str, args: list[str], action_on_failure: str) -> dict:
 def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = None, *,
                  source: str = "hipages", action_on_failure: str = "CANCEL_AND_WAIT",
                  max_reject_rate: float | None = None, properties: dict[str, str] | None = None,
-                 jars: tuple[str, ...] = EMR_DELTA_JARS) -> list[dict]:
-    """The two steps in the API form. `day` None: `events --new-files-only` (the same
-    steps every day, for a fixed schedule); else `events --date day` (a backfill)."""
+                 jars: tuple[str, ...] = EMR_DELTA_JARS, export: dict[str, str] | None = None) -> list[dict]:
+    """The steps in the API form. `day` None: `events --new-files-only` (the same
+    steps every day, for a fixed schedule); else `events --date day` (a backfill).
+    `export` ({jdbc_url, target, user?}): a third step publishes hourly_stats there
+    (the dates changed since its last export; the password comes from the cluster's
+    configuration, never from the step)."""
     code, input_uri, warehouse = _uri(code, "--code"), _uri(input_uri, "--input"), _uri(warehouse, "--warehouse")
     if action_on_failure not in ACTIONS:
         raise UsageError(f"bad --action-on-failure {action_on_failure!r}: use one of {', '.join(ACTIONS)}")
@@ -84,12 +91,26 @@ def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = N
     label = "new files" if day is None else day.isoformat()
     # A failed events step cancels hourly_stats (no stats from a failed day); the
     # cluster keeps waiting for the next schedule, or terminates if you say so.
-    return [
+    steps = [
         step(f"clickstream events {source} {label}",
              spark_submit(code, "events", events_args, props, jars), action_on_failure),
         step(f"clickstream hourly_stats {label}",
              spark_submit(code, "hourly_stats", ["--warehouse", warehouse], props, jars), action_on_failure),
     ]
+    if export:
+        from clickstream import jdbc
+        from clickstream.packages import jdbc_packages
+
+        jdbc.dialect(export["jdbc_url"])
+        schema, table = jdbc.parse_target(export["target"])
+        export_args = ["--warehouse", warehouse, "--table", "hourly_stats", "--jdbc-url", export["jdbc_url"],
+                       "--target", f"{schema}.{table}"]
+        export_args += ["--user", export["user"]] if export.get("user") else []
+        utc = {key: UTC_JVM for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")}
+        steps.append(step(f"clickstream export hourly_stats {label}",
+                          spark_submit(code, "export", export_args, {**props, **utc}, jars,
+                                       tuple(jdbc_packages(export_args))), action_on_failure))
+    return steps
 
 
 def to_cli(steps: list[dict]) -> list[dict]:
@@ -120,6 +141,11 @@ def parse_args(argv: list[str]):
     parser.add_argument("--action-on-failure", default="CANCEL_AND_WAIT",
                         help="CANCEL_AND_WAIT (default, long-running cluster) or TERMINATE_CLUSTER (transient)")
     parser.add_argument("--max-reject-rate", type=cli.fraction, help="passed to events")
+    parser.add_argument("--export-jdbc-url", help="add a step that exports hourly_stats to this database "
+                        "(jdbc:postgresql://... or jdbc:redshift://...)")
+    parser.add_argument("--export-target", default="public.hourly_stats",
+                        help="SCHEMA.TABLE of that export (default: public.hourly_stats)")
+    parser.add_argument("--export-user", help="database user of that export")
     parser.add_argument("--delta-jars", default=",".join(EMR_DELTA_JARS),
                         help="Delta Lake jars on the cluster (default: EMR 7's /usr/share/aws/delta/lib)")
     return parser.parse_args(argv)
@@ -131,7 +157,9 @@ def main(argv: list[str]) -> int:
     load_profile(None, args.source)  # an unknown profile fails here, not on the cluster
     steps = render_steps(args.code, args.input, args.warehouse, day, source=args.source,
                          action_on_failure=args.action_on_failure, max_reject_rate=args.max_reject_rate,
-                         jars=tuple(j for j in args.delta_jars.split(",") if j))
+                         jars=tuple(j for j in args.delta_jars.split(",") if j),
+                         export={"jdbc_url": args.export_jdbc_url, "target": args.export_target,
+                                 "user": args.export_user} if args.export_jdbc_url else None)
     print(json.dumps(to_cli(steps) if args.format == "cli" else steps, indent=2))
     return cli.EXIT_OK
 
