@@ -65,12 +65,13 @@ def day_lines(day_index, prefix, users=("u1", "u2", "u3")):
 
 @pytest.fixture(scope="module")
 def base_warehouse(spark, hipages_profile, tmp_path_factory):
-    """Three days of events, their hourly stats and sessions."""
+    """Three days of events, their hourly stats (also by url_level2) and sessions."""
     root = tmp_path_factory.mktemp("export-wh")
     src = helpers.write_lines(root / "in" / "day1-3.json", [line for d in range(3) for line in day_lines(d, f"d{d}")])
     wh = root / "wh"
     helpers.run_events(spark, hipages_profile, src, wh, "ev1")
     helpers.run_stats(spark, wh, "st1")
+    helpers.run_stats(spark, wh, "st2", dimensions=("url_level2",))
     sessions.run(spark, sessions.SessionsConfig(warehouse=str(wh), run_id="se1"))
     return wh
 
@@ -112,6 +113,9 @@ def test_round_trip_of_hourly_stats_and_sessions(spark, warehouse, db):
     url, connect = db
     stats_rep = run_export(spark, warehouse, url, "hourly_stats", "analytics_stats", run_id="x1")
     sessions_rep = run_export(spark, warehouse, url, "sessions", "public.sessions", run_id="x2")
+    run_export(spark, warehouse, url, "hourly_stats_url_level2", "stats_by_level2", run_id="x3")
+    assert pg_rows(connect, "stats_by_level2", columns_of(spark, warehouse, "hourly_stats_url_level2")) == \
+        delta_rows(spark, warehouse, "hourly_stats_url_level2")
     stats_cols, sessions_cols = columns_of(spark, warehouse, "hourly_stats"), columns_of(spark, warehouse, "sessions")
     assert pg_rows(connect, "analytics_stats", stats_cols) == delta_rows(spark, warehouse, "hourly_stats")
     assert pg_rows(connect, "sessions", sessions_cols) == delta_rows(spark, warehouse, "sessions")
@@ -128,7 +132,9 @@ def test_round_trip_of_hourly_stats_and_sessions(spark, warehouse, db):
         staging = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE "
                                "'%\\_\\_stage\\_%'").fetchone()[0]
     assert keys == [("analytics_stats", "UNIQUE NULLS NOT DISTINCT (time_bucket, source, url_level1, activity)"),
-                    ("sessions", "UNIQUE NULLS NOT DISTINCT (session_id)")]
+                    ("sessions", "UNIQUE NULLS NOT DISTINCT (session_id)"),
+                    ("stats_by_level2", "UNIQUE NULLS NOT DISTINCT (time_bucket, source, url_level1, url_level2, "
+                                        "activity)")]
     assert {name: data_type for name, data_type, _ in types} == {
         "session_id": "text", "source": "text", "user_id": "text", "device": "text",
         "session_start": "timestamp without time zone", "session_end": "timestamp without time zone",
