@@ -53,6 +53,17 @@ def parse_date(value: str, what: str = "date") -> date:
         raise UsageError(f"bad {what} {value!r}: use YYYY-MM-DD") from None
 
 
+def date_range(value_from: str | None, value_to: str | None) -> tuple[date | None, date | None]:
+    """--from and --to that go together: both YYYY-MM-DD days in order, or both absent."""
+    date_from = parse_date(value_from, "--from") if value_from else None
+    date_to = parse_date(value_to, "--to") if value_to else None
+    if bool(date_from) != bool(date_to):
+        raise UsageError("--from and --to go together")
+    if date_from and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    return date_from, date_to
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)

@@ -26,18 +26,16 @@ from datetime import date
 from clickstream import cli
 from clickstream.errors import UsageError
 from clickstream.profile import default_conf_dir, load_profile
+from clickstream.submit import UTC_JVM, read_properties
 
 # Delta Lake as installed on EMR 7.x (Delta 3.x: delta-core.jar became delta-spark.jar).
 EMR_DELTA_JARS = ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
-UTC_JVM = "-Duser.timezone=UTC"
 ACTIONS = ("CANCEL_AND_WAIT", "CONTINUE", "TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW")
 FORMATS = ("api", "cli")
 
 
 def emr_properties(env: str = "emr") -> dict[str, str]:
     """conf/spark/<env>.properties, as shipped with the package (or in the checkout)."""
-    from clickstream.submit import read_properties
-
     conf = default_conf_dir().joinpath("spark", f"{env}.properties")
     if not conf.is_file():
         raise UsageError(f"no Spark properties for --env {env!r}: {conf} does not exist")

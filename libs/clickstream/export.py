@@ -84,12 +84,7 @@ def parse_args(argv: list[str]) -> ExportConfig:
                         help=f"parallel JDBC connections writing the staging table (default: {DEFAULT_WRITERS})")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     args = parser.parse_args(argv)
-    if (args.date_from is None) != (args.date_to is None):
-        raise UsageError("--from and --to go together")
-    date_from = cli.parse_date(args.date_from, "--from") if args.date_from else None
-    date_to = cli.parse_date(args.date_to, "--to") if args.date_to else None
-    if date_from and date_to and date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    date_from, date_to = cli.date_range(args.date_from, args.date_to)
     if args.table.startswith(("_", ".")) or "/" in args.table or not args.table:
         raise UsageError(f"bad --table {args.table!r}: use a table name such as hourly_stats or sessions")
     if args.source is not None and not SOURCE_NAME.match(args.source):

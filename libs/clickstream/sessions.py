@@ -62,12 +62,7 @@ def parse_args(argv: list[str]) -> SessionsConfig:
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--conf-dir", help="read source profiles from DIR/sources/ (default: those shipped)")
     args = parser.parse_args(argv)
-    date_from = cli.parse_date(args.date_from, "--from") if args.date_from else None
-    date_to = cli.parse_date(args.date_to, "--to") if args.date_to else None
-    if bool(date_from) != bool(date_to):
-        raise UsageError("--from and --to go together")
-    if date_from and date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
+    date_from, date_to = cli.date_range(args.date_from, args.date_to)
     if args.source is not None:
         load_profile(args.conf_dir, args.source)  # an unknown source fails here, before Spark starts
     return SessionsConfig(
