@@ -56,6 +56,25 @@ if [[ "$JOB" == "emr-steps" ]]; then
 fi
 [[ -f "$ROOT/jobs/$JOB.py" ]] || die "unknown job '$JOB'; jobs: $JOBS"
 
+# The job's own argument checks, in plain Python before any JVM starts: a bad option,
+# profile or date costs under a second and prints the same one line as the driver
+# would. Skipped in cluster deploy mode, where --conf-dir and the like name paths on
+# the cluster; there the driver checks them.
+DEPLOY_MODE=""
+for ((i = 0; i < ${#SPARK_OPTS[@]}; i++)); do
+  case "${SPARK_OPTS[$i]}" in
+    --deploy-mode) DEPLOY_MODE="${SPARK_OPTS[$((i + 1))]:-}" ;;
+    --deploy-mode=*) DEPLOY_MODE="${SPARK_OPTS[$i]#*=}" ;;
+  esac
+done
+if [[ "$DEPLOY_MODE" != "cluster" ]]; then
+  PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.cli check "$ROOT/jobs/$JOB.py" "$@" \
+    || exit $?
+  for arg in "$@"; do
+    [[ "$arg" == "-h" || "$arg" == "--help" ]] && exit 0  # the check printed the help
+  done
+fi
+
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/bin/java"
 else JAVA="$(command -v java || true)"; fi
 [[ -n "$JAVA" ]] || die "Java not found: install Java 17+ (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME"

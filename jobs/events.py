@@ -1,16 +1,13 @@
-"""Entry point of the `events` job: raw event lines -> events and rejects tables.
+"""Entry point of the `events` job: raw event lines -> the events and rejects tables.
 
-    ./spark-submit.sh events --input <file|dir|glob|URI> --warehouse <dir|URI> [--source hipages]
-                             [--date D | --from D [--to D] [--layout L] | --new-files-only]
-                             [--max-reject-rate 0.05] [--run-id ID] [--csv PATH]
+Options: README, "Command line", or `./spark-submit.sh events --help`.
 """
 import sys
 
 from clickstream import cli, events
 
 
-def main(argv):
-    cfg = events.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
     spark = build_session("clickstream-events")
@@ -18,4 +15,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "events"))
+    sys.exit(cli.guarded(events.parse_args, main, sys.argv[1:], "events"))

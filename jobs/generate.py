@@ -1,20 +1,19 @@
-"""Entry point of the `generate` job: deterministic hipages-format JSON lines for load tests.
+"""Entry point of the `generate` job: generated hipages-format JSON lines, for load tests.
 
-    ./spark-submit.sh generate --events N --files K --output DIR [--days D] [--users U]
-                               [--bad-rate R] [--seed S] [--start YYYY-MM-DD]
+Options: README, "Command line", or `./spark-submit.sh generate --help`.
 """
 import sys
 
 from clickstream import cli, generate
 
 
-def main(argv):
-    cfg = generate.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
-    generate.run(build_session("clickstream-generate"), cfg)
+    spark = build_session("clickstream-generate")
+    generate.run(spark, cfg)
     return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "generate"))
+    sys.exit(cli.guarded(generate.parse_args, main, sys.argv[1:], "generate"))

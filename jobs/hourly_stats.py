@@ -1,20 +1,19 @@
-"""Entry point of the `hourly_stats` job: events table -> hourly activity table.
+"""Entry point of the `hourly_stats` job: the events table -> hourly_stats (or hourly_stats_<dims>).
 
-    ./spark-submit.sh hourly_stats --warehouse <dir|URI> [--from YYYY-MM-DD] [--to YYYY-MM-DD]
-                                   [--dimensions url_level2[,url_level3]] [--csv PATH]
+Options: README, "Command line", or `./spark-submit.sh hourly_stats --help`.
 """
 import sys
 
 from clickstream import cli, hourly_stats
 
 
-def main(argv):
-    cfg = hourly_stats.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
-    hourly_stats.run(build_session("clickstream-hourly-stats"), cfg)
+    spark = build_session("clickstream-hourly-stats")
+    hourly_stats.run(spark, cfg)
     return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "hourly_stats"))
+    sys.exit(cli.guarded(hourly_stats.parse_args, main, sys.argv[1:], "hourly_stats"))

@@ -1,20 +1,19 @@
 """Entry point of the `maintain` job: OPTIMIZE and VACUUM the warehouse's tables.
 
-    ./spark-submit.sh maintain --warehouse <dir|URI> [--tables events,rejects,...]
-                               [--retain-hours 168] [--no-optimize] [--no-vacuum]
+Options: README, "Command line", or `./spark-submit.sh maintain --help`.
 """
 import sys
 
 from clickstream import cli, maintain
 
 
-def main(argv):
-    cfg = maintain.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
-    maintain.run(build_session("clickstream-maintain"), cfg)
+    spark = build_session("clickstream-maintain")
+    maintain.run(spark, cfg)
     return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "maintain"))
+    sys.exit(cli.guarded(maintain.parse_args, main, sys.argv[1:], "maintain"))

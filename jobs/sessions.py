@@ -1,20 +1,19 @@
-"""Entry point of the `sessions` job: events table -> sessions table, with conversion flags.
+"""Entry point of the `sessions` job: the events table -> sessions, with conversion flags.
 
-    ./spark-submit.sh sessions --warehouse <dir|URI> [--source NAME] [--gap-minutes N]
-                               [--conversion REGEX] [--from YYYY-MM-DD --to YYYY-MM-DD]
+Options: README, "Command line", or `./spark-submit.sh sessions --help`.
 """
 import sys
 
 from clickstream import cli, sessions
 
 
-def main(argv):
-    cfg = sessions.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
-    sessions.run(build_session("clickstream-sessions"), cfg)
+    spark = build_session("clickstream-sessions")
+    sessions.run(spark, cfg)
     return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "sessions"))
+    sys.exit(cli.guarded(sessions.parse_args, main, sys.argv[1:], "sessions"))

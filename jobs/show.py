@@ -1,18 +1,18 @@
-"""Entry point of the `show` job: print where the tables are and their first rows.
+"""Entry point of the `show` job: where the warehouse's tables are, how big, and their first rows.
 
-    ./spark-submit.sh show --warehouse <dir|URI> [--table events] [--rows 5]
+Options: README, "Command line", or `./spark-submit.sh show --help`.
 """
 import sys
 
 from clickstream import cli, show
 
 
-def main(argv):
-    args = show.parse_args(argv)
+def main(cfg):
     from clickstream.session import build_session
 
-    return show.run(build_session("clickstream-show"), args)
+    spark = build_session("clickstream-show")
+    return show.run(spark, cfg)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "show"))
+    sys.exit(cli.guarded(show.parse_args, main, sys.argv[1:], "show"))

@@ -2,12 +2,18 @@
 
 Exit codes: 0 success; 1 anything unexpected; 2 bad arguments, a bad profile, or an
 input path that matches nothing; 3 the reject rate is above --max-reject-rate.
+
+`python -m clickstream.cli check jobs/<job>.py ARGS` runs a job's argument checks in
+plain Python and exits with the job's code for them (0: they pass), without starting
+Spark: spark-submit.sh runs it before it starts a JVM, so a typo costs under a second.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import runpy
 import sys
 from datetime import date, datetime, timezone
 
@@ -78,11 +84,23 @@ def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def guarded(main, argv, prog: str) -> int:
-    """Run `main(argv)`; turn a UsageError into one line on stderr and exit code 2."""
+# Set by `check_args`: a job parses and validates its arguments, then stops before Spark.
+CHECK_ONLY_ENV = "CLICKSTREAM_CHECK_ARGS_ONLY"
+# What spark-submit itself puts on the driver's path (pyspark, py4j, and delta from the
+# delta-spark jar that --packages fetches): a Python without them cannot check arguments.
+SPARK_PROVIDED = ("pyspark", "py4j", "delta")
+
+
+def guarded(parse_args, main, argv, prog: str) -> int:
+    """`main(parse_args(argv))`, with known errors as one line on stderr and a documented
+    exit code: UsageError 2, JobFailed 1; anything else logs its traceback, exit 1.
+    With CLICKSTREAM_CHECK_ARGS_ONLY set, stop after the arguments are checked."""
     setup_logging()
     try:
-        return main(argv)
+        cfg = parse_args(argv)
+        if os.environ.get(CHECK_ONLY_ENV):
+            return EXIT_OK
+        return main(cfg)
     except UsageError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -96,3 +114,26 @@ def guarded(main, argv, prog: str) -> int:
             return EXIT_UNEXPECTED
         logging.getLogger(prog).exception("%s failed", prog)
         return EXIT_UNEXPECTED
+
+
+def check_args(job_file: str, argv: list[str]) -> int:
+    """Run `job_file` (jobs/<job>.py) as __main__ with `argv`, stopping after its
+    argument checks: its exit code, or 0 when this Python lacks what spark-submit
+    provides the driver (the driver then checks the arguments itself)."""
+    os.environ[CHECK_ONLY_ENV] = "1"
+    sys.argv = [job_file, *argv]
+    try:
+        runpy.run_path(job_file, run_name="__main__")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] in SPARK_PROVIDED:
+            return EXIT_OK
+        raise
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["check"] or len(sys.argv) < 3:
+        sys.exit("usage: python -m clickstream.cli check jobs/<job>.py [job options]")
+    sys.exit(check_args(sys.argv[2], sys.argv[3:]))

@@ -123,7 +123,8 @@ def to_cli(steps: list[dict]) -> list[dict]:
     return out
 
 
-def parse_args(argv: list[str]):
+def parser() -> cli.ArgumentParser:
+    """The command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="emr-steps", description="Print the EMR steps of one pipeline run as JSON.")
     parser.add_argument("--code", required=True,
                         help="where `make package`'s dist/ was uploaded, e.g. s3://bucket/clickstream/0.1.0")
@@ -146,14 +147,19 @@ def parse_args(argv: list[str]):
     parser.add_argument("--export-user", help="database user of that export")
     parser.add_argument("--delta-jars", default=",".join(EMR_DELTA_JARS),
                         help="Delta Lake jars on the cluster (default: EMR 7's /usr/share/aws/delta/lib)")
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    day = cli.parse_date(args.date, "--date") if args.date else None
-    load_profile(None, args.source)  # an unknown profile fails here, not on the cluster
-    steps = render_steps(args.code, args.input, args.warehouse, day, source=args.source,
+def parse_args(argv: list[str]):
+    """The checked command line; an unknown profile fails here, not on the cluster."""
+    args = parser().parse_args(argv)
+    args.day = cli.parse_date(args.date, "--date") if args.date else None
+    load_profile(None, args.source)
+    return args
+
+
+def main(args) -> int:
+    steps = render_steps(args.code, args.input, args.warehouse, args.day, source=args.source,
                          action_on_failure=args.action_on_failure, max_reject_rate=args.max_reject_rate,
                          jars=tuple(j for j in args.delta_jars.split(",") if j),
                          export={"jdbc_url": args.export_jdbc_url, "target": args.export_target,
@@ -163,4 +169,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guarded(main, sys.argv[1:], "emr-steps"))
+    sys.exit(cli.guarded(parse_args, main, sys.argv[1:], "emr-steps"))

@@ -90,8 +90,8 @@ class EventsConfig:
         return self.layout or self.profile.input_layout
 
 
-def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
-    """Validate the command line and the source profile, before Spark starts."""
+def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="events", description="Ingest raw event lines into the warehouse.")
     parser.add_argument("--input", required=True,
                         help="file, directory, glob or URI of JSON-lines files; with --date/--from or "
@@ -114,7 +114,12 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
     parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir,
                         help="read source profiles from DIR/sources/ (default: those shipped with the package)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
+    """Validate the command line and the source profile, before Spark starts."""
+    args = parser(conf_dir).parse_args(argv)
 
     if args.date and (args.date_from or args.date_to):
         raise UsageError("--date cannot be combined with --from/--to")

@@ -67,7 +67,8 @@ class ExportConfig:
     run_id: str = ""
 
 
-def parse_args(argv: list[str]) -> ExportConfig:
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="export", description="Publish a warehouse table into PostgreSQL or Redshift.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--table", required=True,
@@ -83,7 +84,11 @@ def parse_args(argv: list[str]) -> ExportConfig:
     parser.add_argument("--writers", type=cli.positive_int, default=DEFAULT_WRITERS,
                         help=f"parallel JDBC connections writing the staging table (default: {DEFAULT_WRITERS})")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> ExportConfig:
+    args = parser().parse_args(argv)
     date_from, date_to = cli.date_range(args.date_from, args.date_to)
     if args.table.startswith(("_", ".")) or "/" in args.table or not args.table:
         raise UsageError(f"bad --table {args.table!r}: use a table name such as hourly_stats or sessions")

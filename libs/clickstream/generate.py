@@ -184,7 +184,8 @@ def write(spark: SparkSession, cfg: GenerateConfig) -> list[str]:
     return fs.move_parts(spark, tmp, ".txt", lambda i: fs.join(cfg.output, f"events-{i:05d}.jsonl"))
 
 
-def parse_args(argv: list[str]) -> GenerateConfig:
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="generate", description="Write generated hipages-format JSON lines.")
     parser.add_argument("--events", type=cli.positive_int, required=True, help="records to generate")
     parser.add_argument("--files", type=cli.positive_int, required=True, help="files to spread them over")
@@ -195,7 +196,11 @@ def parse_args(argv: list[str]) -> GenerateConfig:
                         help="share of records that are anomalies (default 0.01)")
     parser.add_argument("--seed", type=int, default=42, help="the same seed gives the same files (default 42)")
     parser.add_argument("--start", default="2017-02-01", help="first day, YYYY-MM-DD (default 2017-02-01)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> GenerateConfig:
+    args = parser().parse_args(argv)
     if args.files > args.events:
         raise UsageError(f"--files {args.files} is more than --events {args.events}")
     return GenerateConfig(events=args.events, files=args.files, output=args.output, days=args.days,

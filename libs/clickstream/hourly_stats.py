@@ -53,7 +53,8 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
     return dims
 
 
-def parse_args(argv: list[str]) -> StatsConfig:
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="hourly_stats", description="Aggregate the events table by hour.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--from", dest="date_from", help="first event_date to recompute, YYYY-MM-DD")
@@ -63,7 +64,11 @@ def parse_args(argv: list[str]) -> StatsConfig:
     parser.add_argument("--source", help="recompute only this feed's rows (default: every source)")
     parser.add_argument("--csv", help="also write the recomputed rows as one CSV file here")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> StatsConfig:
+    args = parser().parse_args(argv)
     date_from = cli.parse_date(args.date_from) if args.date_from else None
     date_to = cli.parse_date(args.date_to) if args.date_to else None
     if date_from and date_to and date_from > date_to:

@@ -43,7 +43,8 @@ class MaintainConfig:
     manifest: bool = False
 
 
-def parse_args(argv: list[str]) -> MaintainConfig:
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="maintain", description="OPTIMIZE and VACUUM the warehouse's tables.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--tables", help="comma-separated table names (default: every Delta table in the warehouse)")
@@ -55,7 +56,11 @@ def parse_args(argv: list[str]) -> MaintainConfig:
     parser.add_argument("--manifest", action="store_true",
                         help="also write each table's symlink manifest (Redshift Spectrum, Athena), after VACUUM")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> MaintainConfig:
+    args = parser().parse_args(argv)
     if args.retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(f"--retain-hours {args.retain_hours} is below {MIN_RETAIN_HOURS}: a run or query "
                          "still reading older files would fail")

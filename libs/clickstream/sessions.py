@@ -49,7 +49,8 @@ class SessionsConfig:
     conf_dir: str | None = None
 
 
-def parse_args(argv: list[str]) -> SessionsConfig:
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="sessions", description="Cut the events into sessions and flag conversions.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--source", help="sessionize only this feed (default: every source of the events table)")
@@ -61,7 +62,11 @@ def parse_args(argv: list[str]) -> SessionsConfig:
     parser.add_argument("--to", dest="date_to", help="last session_date to recompute, YYYY-MM-DD")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--conf-dir", help="read source profiles from DIR/sources/ (default: those shipped)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> SessionsConfig:
+    args = parser().parse_args(argv)
     date_from, date_to = cli.date_range(args.date_from, args.date_to)
     if args.source is not None:
         load_profile(args.conf_dir, args.source)  # an unknown source fails here, before Spark starts

@@ -16,13 +16,18 @@ TABLES = {
 }
 
 
-def parse_args(argv):
+def parser() -> cli.ArgumentParser:
+    """The job's command line; the README's "Command line" synopsis shows the same options."""
     parser = cli.ArgumentParser(prog="show", description="Show the warehouse's tables.")
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--table", action="append", choices=sorted(TABLES),
                         help="table to show (repeatable; default: all that exist)")
     parser.add_argument("--rows", type=int, default=5)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return parser().parse_args(argv)
 
 
 def run(spark: SparkSession, args) -> int:
