@@ -1,48 +1,61 @@
-"""One SparkSession for the whole suite, tuned for a 2-core machine (see ../shared/STYLE.md)."""
+"""Fixtures and rules of the whole suite: the layers (tests/layers.py), one tuned
+SparkSession shared by every in-process test, and the paths tests read."""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data" / "hipages"
-CONF_DIR = ROOT / "conf"
+import layers
+from helpers import CONF_DIR
+
+pytest_plugins = ["pytester"]  # tests/unit/test_layers.py runs a test file of its own
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test lives in one layer folder and carries its name as a marker."""
+    for item in items:
+        layer = layers.layer_of(Path(str(item.fspath)))
+        if layer is None:
+            raise pytest.UsageError(f"{item.nodeid}: a test module belongs in one of tests/{{{','.join(layers.LAYERS)}}}/")
+        item.add_marker(layer)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with layers.wrap_protocol(item):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _unit_takes_no_spark(request):
+    if layers.layer_of(Path(str(request.node.fspath))) == "unit" and "spark" in request.fixturenames:
+        pytest.fail("tests/unit/ takes no SparkSession; a test that needs one belongs in tests/transforms/ "
+                    "or tests/runs/", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def spark():
-    from pyspark.sql import SparkSession
+    """One SparkSession for the suite (helpers.shared_session)."""
+    from helpers import shared_session
 
-    from clickstream.packages import POSTGRESQL_JDBC, jvm_packages
-    from clickstream.session import SESSION_CONF
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master("local[1]")
-        .appName("clickstream-tests")
-        .config("spark.jars.packages", ",".join([*jvm_packages(), POSTGRESQL_JDBC]))
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.databricks.delta.snapshotPartitions", "1")
-        # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC")
-    )
-    for key, value in SESSION_CONF.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    session = shared_session()
     yield session
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def hipages_profile():
-    from clickstream.profile import load_profile
+def _profile(name: str):
+    """A session fixture: the bundled source profile `name`."""
+    @pytest.fixture(scope="session")
+    def profile():
+        from clickstream.profile import load_profile
 
-    return load_profile(CONF_DIR, "hipages")
+        return load_profile(CONF_DIR, name)
+
+    return profile
+
+
+hipages_profile = _profile("hipages")
+app = _profile("app_events")
+imp = _profile("impressions")
+mobile = _profile("mobile_events")

@@ -12,6 +12,77 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "hipages"
+CONF_DIR = ROOT / "conf"
+
+
+# Test-only settings, for rows this few; the jobs themselves keep Spark's defaults.
+# - Code generation compiles Java for every new query, which costs more than it saves
+#   here: a spark-submit of the events job on the sample took 38.5 s with it and 33.4 s
+#   without; a sample of the runs layer 173 s and 142 s (whole-stage alone). The
+#   interpreted path is the one Spark falls back to anyway, with the same results.
+# - Delta's checksum file after each commit needs the new snapshot's full state, one
+#   more Spark job per commit: two events runs and a stats run took 14.4 s with it and
+#   12.4 s without. It speeds up later snapshot loads; no result depends on it.
+TEST_ONLY_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+                  "spark.databricks.delta.writeChecksumFile.enabled": "false"}
+
+
+def shared_session():
+    """The tests' SparkSession, tuned for tiny data on 2 cores: local[1], one shuffle
+    partition, one Delta snapshot partition, no UI, the serial collector, and no code
+    generation (TEST_ONLY_CONF); with clickstream's own settings (clickstream.session)
+    and the pinned JVM packages."""
+    from pyspark.sql import SparkSession
+
+    from clickstream.packages import POSTGRESQL_JDBC, jvm_packages
+    from clickstream.session import SESSION_CONF
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("clickstream-tests")
+        .config("spark.jars.packages", ",".join([*jvm_packages(), POSTGRESQL_JDBC]))
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.databricks.delta.snapshotPartitions", "1")
+        # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        # The serial collector suits one core. Unlike a short spark-submit (SUBMIT_OPTS),
+        # this JVM lives for the whole suite: the C2 compiler pays for itself
+        # (transforms layer: 129 s with it, 158 s with -XX:TieredStopAtLevel=1).
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -Duser.timezone=UTC")
+    )
+    for key, value in {**SESSION_CONF, **TEST_ONLY_CONF}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+# The impressions feed's header (conf/sources/impressions.json).
+IMP_HEADER = "impression_id,campaign_id,user_id,timestamp,url"
+# A fourth feed, described by nothing but this profile: '|'-separated lines without a
+# header, a PII field, a property that is required, a local time zone.
+CHECKOUT = {
+    "name": "checkout",
+    "format": "csv",
+    "csv": {"delimiter": "|", "header": False, "columns": ["order", "customer", "step", "at", "page", "store"]},
+    "fields": {
+        "event_id": {"column": "order"},
+        "user_id": {"column": "customer", "pii": "sha256"},
+        "activity": {"column": "step", "lower": True},
+        "timestamp": {"column": "at"},
+        "url": {"column": "page"},
+    },
+    "properties": {"store": {"column": "store", "lower": True}},
+    "url_base": "https://shop.example.com/",
+    "required": ["event_id", "user_id", "activity", "timestamp", "store"],
+    "timestamp_formats": ["dd.MM.yyyy HH:mm"],
+    "timezone": "Europe/Berlin",
+}
 
 
 def hipages_line(event_id, user_id="u1", action="page_view", url="https://www.hipages.com.au/articles",
@@ -58,8 +129,12 @@ def submit_ok(*args, **kw) -> subprocess.CompletedProcess:
     return proc
 
 
+# A short-lived test JVM: one core, one partition, no UI, no code generation, and the
+# fast-start flags (C1 only: 38 s and 41 s of CPU for an events run on the sample,
+# against 44 s and 70 s of CPU with C2).
 SUBMIT_OPTS = ["--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=1",
                "--conf", "spark.databricks.delta.snapshotPartitions=1", "--conf", "spark.ui.enabled=false",
+               *[arg for key, value in TEST_ONLY_CONF.items() for arg in ("--conf", f"{key}={value}")],
                "--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
 
 
@@ -135,16 +210,54 @@ def run_stats(spark, wh, run_id, **kw):
 EVENT_COLUMNS = [
     "event_id", "user_id", "session_id", "time_stamp", "url_level1", "url_level2", "url_level3", "activity",
     "url", "ip", "source_file", "event_date",
-]  # the events table's columns but run_id
+]
 STATS_COLUMNS = ["time_bucket", "url_level1", "activity", "activity_count", "user_count", "event_date"]
+# Tables `state` compares, and the one column it leaves out: each run's own id.
+STATE_TABLES = ("events", "rejects", "hourly_stats", "sessions")
+RUN_SPECIFIC = ("run_id",)
 
 
-def state(spark, wh):
-    """What an analyst sees: the rows of events, rejects and hourly_stats (lineage aside)."""
-    stats = table_rows(spark, wh, "hourly_stats", *STATS_COLUMNS) if (wh / "hourly_stats").exists() else []
-    return {"events": table_rows(spark, wh, "events", *EVENT_COLUMNS),
-            "rejects": table_rows(spark, wh, "rejects", "raw", "reason", "source_file"),
-            "hourly_stats": stats}
+def _plain(value, file_name: bool):
+    """A value that sorts and compares: a map as its sorted items; a file URI as its name."""
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    if file_name and isinstance(value, str):
+        return value.rsplit("/", 1)[-1]
+    return value
+
+
+def state(spark, wh, file_names: bool = False) -> dict[str, list[tuple]]:
+    """What an analyst sees: every row of every table in STATE_TABLES that exists,
+    with every column but run_id, sorted. With `file_names`, `source_file` holds the
+    file's name alone (two runs that read the same files through s3a:// and file:)."""
+    got = {}
+    for name in STATE_TABLES:
+        if not (wh / name / "_delta_log").exists():
+            continue
+        df = spark.read.format("delta").load(str(wh / name))
+        columns = sorted(c for c in df.columns if c not in RUN_SPECIFIC)
+        rows = []
+        for row in df.select(*columns).collect():
+            rows.append(tuple((c, _plain(row[c], file_names and c == "source_file")) for c in columns))
+        got[name] = sorted(rows, key=repr)
+    return got
+
+
+def run_job(spark, job: str, *argv: str) -> int:
+    """jobs/<job>.py's own `main`, in this process on the shared session: its
+    arguments parsed and checked, known failures as one `<job>: error:` line on
+    stderr, and its exit code, as spark-submit would run it (no JVM started)."""
+    import importlib.util
+
+    from clickstream import cli
+
+    spec = importlib.util.spec_from_file_location(f"jobs_{job}", ROOT / "jobs" / f"{job}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return cli.guarded(getattr(module, job).parse_args, module.main, list(argv), job)
+    finally:
+        spark.sparkContext.setLogLevel("ERROR")  # build_session set WARN
 
 
 def data_files(table_dir):
@@ -153,3 +266,21 @@ def data_files(table_dir):
 
 def new_parquet(table_dir, before):
     return lambda: bool(data_files(table_dir) - before)
+
+
+# --- The input of the crash and concurrency tests --------------------------------------------
+
+def write_first_day(src: Path) -> None:
+    """Day 1 (2020-01-13): five events of three users and a malformed line."""
+    write_lines(src / "2020/01/13/a.json", [hipages_line(f"a{i}", user_id=f"u{i % 3}", timestamp="13/01/2020 10:00:00")
+                                            for i in range(5)] + ["{bad"])
+
+
+def write_later_days(src: Path) -> None:
+    """Then: a new day with late day-1 events, a repeated event and a reject; and a third day."""
+    write_lines(src / "2020/01/14/b.json", [hipages_line(f"b{i}", user_id=f"u{i}", timestamp="14/01/2020 09:00:00")
+                                            for i in range(4)] +
+                [hipages_line("late1", timestamp="13/01/2020 11:00:00"),
+                 hipages_line("late2", timestamp="13/01/2020 10:30:00"),
+                 hipages_line("a1", user_id="u1", timestamp="13/01/2020 10:00:00"), '{"event_id": "x", "timestamp": 3}'])
+    write_lines(src / "2020/01/15/c.json", [hipages_line(f"c{i}", timestamp="15/01/2020 23:59:59") for i in range(3)])

@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+# The superuser password of the tests' PostgreSQL server.
+PG_PASSWORD = "export-s3cret"
+
 
 def free_port() -> int:
     with socket.socket() as s:

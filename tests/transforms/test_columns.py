@@ -1,10 +1,12 @@
 """Column functions, one rule each: a DataFrame of `input, expected` rows (with a NULL row)."""
+
 import datetime as dt
 
 import pyspark.sql.functions as F
 from chispa import assert_column_equality
 
 from clickstream import columns as C
+
 
 URL_CASES = [
     # url, level1, level2, level3 (the issue's table, then more edges)
@@ -70,7 +72,6 @@ def test_is_blank(spark):
         [("", True), (" \t\r", True), (" x ", False), ("{}", False)], "raw string, expected boolean"
     )
     assert_column_equality(df.withColumn("got", C.is_blank(F.col("raw"))), "got", "expected")
-
 
 TS = "dd/MM/yyyy HH:mm:ss"
 

@@ -1,5 +1,6 @@
 """The `maintain` job: OPTIMIZE compacts without changing rows or the stats catch-up;
 VACUUM deletes only files no version within the retention uses."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,6 +8,7 @@ from delta.tables import DeltaTable
 
 from clickstream import events, hourly_stats, maintain
 from clickstream.errors import UsageError
+
 from helpers import hipages_line as L
 from helpers import table_rows, write_lines
 
@@ -66,17 +68,6 @@ def test_the_symlink_manifest_lists_each_partitions_current_files(spark, hipages
     listed = sorted(line for m in manifests for line in m.read_text().splitlines())
     assert listed == sorted(spark.read.format("delta").load(str(wh / "events")).inputFiles())
     assert maintain.parse_args(["--warehouse", "wh", "--no-optimize", "--no-vacuum", "--manifest"]).manifest
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--retain-hours", "12"], "--retain-hours 12 is below 24"),
-    (["--no-optimize", "--no-vacuum"], "--no-optimize and --no-vacuum together leave nothing to do"),
-    (["--tables", "events,_runs"], "bad --tables 'events,_runs'"),
-])
-def test_bad_maintain_arguments(argv, message):
-    with pytest.raises(UsageError) as err:
-        maintain.parse_args(["--warehouse", "wh", *argv])
-    assert str(err.value).startswith(message)
 
 
 def test_an_unknown_table_is_a_usage_error(spark, tmp_path):

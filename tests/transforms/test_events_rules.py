@@ -1,4 +1,5 @@
 """Transforms of the events job: one test per rule and per reject reason."""
+
 import datetime as dt
 import json
 
@@ -51,7 +52,6 @@ def test_valid_line_becomes_an_event_with_canonical_columns(spark, hipages_profi
 def test_blank_lines_are_not_records_and_not_rejected(spark, hipages_profile):
     got = classify(spark, hipages_profile, ["", " \t ", "\r", line()])
     assert outcomes(got) == [("blank", None), ("blank", None), ("blank", None), ("new", None)]
-
 
 MALFORMED = [
     '{ "event_id" : "1", "user" : { "session_id" : "5", "id" : 56a56 , "ip" : "1" }, "action" : "a", '
@@ -120,7 +120,6 @@ def test_ids_may_be_numbers_and_are_stored_as_text(spark, hipages_profile):
 def test_unknown_fields_are_ignored(spark, hipages_profile):
     got = classify(spark, hipages_profile, [line(referrer="x", extra={"a": [1, 2]})])
     assert outcomes(got) == [("new", None)]
-
 
 MISSING = [
     ("event_id", [None, "", " \t\r\n"], "missing_event_id"),
@@ -296,10 +295,3 @@ def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_pro
                            ignore_row_order=True)
     finally:
         parsed.unpersist()
-
-
-def test_reasons_are_listed_in_order():
-    assert ingest.REASONS == (
-        "malformed_json", "malformed_csv", "missing_event_id", "missing_user_id", "missing_activity", "missing_url",
-        "missing_timestamp", "bad_timestamp", "bad_url", "conflicting_duplicate",
-    )

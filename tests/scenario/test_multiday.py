@@ -8,6 +8,7 @@ then `hourly_stats`; two of those runs are SIGKILLed through the real entry poin
 the maintain job compacts the tables half-way. At the end the warehouse must hold
 exactly the tables of one clean run over all files.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,15 +16,15 @@ import json
 import os
 import random
 
-import pytest
-
 from clickstream import maintain
+
 from helpers import Job, events_args, run_events, run_stats, state, write_lines
 
-pytestmark = pytest.mark.scenario
 
 FIRST_DAY = dt.date(2020, 1, 13)
+
 ACTIONS = ("page_view", "button_click", "search", "booking")
+
 URLS = ("https://www.hipages.com.au/articles", "https://www.hipages.com.au/connect/bob/service/123",
         "http://hipages.com.au/get_quotes_simple?search_str=sfdg", "https://www.homeimprovementpages.com.au/find")
 

@@ -1,42 +1,36 @@
 """`export`: warehouse tables published into a real PostgreSQL server (initdb + pg_ctl
 on 127.0.0.1), compared row for row with the Delta tables."""
+
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import shutil
 import signal
 import time
 
-import pyspark.sql.types as T
 import pytest
+
+from clickstream import export, sessions
+from clickstream.errors import JobFailed, UsageError
 
 import helpers
 import servers
-from clickstream import export, jdbc, sessions
-from clickstream.errors import JobFailed, UsageError
+
 
 psycopg = pytest.importorskip("psycopg")
-# Skipped on a laptop without PostgreSQL; on CI (which installs it) a missing server fails.
-pytestmark = pytest.mark.skipif(servers.postgres_bin() is None and not os.environ.get("CI"),
-                                reason="PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
 
-PASSWORD = "export-s3cret"
+PASSWORD = servers.PG_PASSWORD
+
 _databases = itertools.count()
+
 DAYS = ("02/02/2017", "03/02/2017", "04/02/2017")  # 2017-02-02 .. 2017-02-04
 
 
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory):
-    with servers.postgres(tmp_path_factory.mktemp("pg"), PASSWORD) as (host, port):
-        yield host, port
-
-
 @pytest.fixture
-def db(pg, monkeypatch):
+def db(pg_server, monkeypatch):
     """A fresh database of the module's server: (jdbc_url, connect())."""
-    host, port = pg
+    host, port = pg_server
     name = f"t{next(_databases)}"
     with psycopg.connect(host=host, port=port, user="clickstream", password=PASSWORD, dbname="postgres",
                          autocommit=True) as admin:
@@ -106,8 +100,6 @@ def pg_rows(connect, target, columns, where=None):
 def columns_of(spark, wh, table):
     return spark.read.format("delta").load(str(wh / table)).columns
 
-
-# --- in process, against the server ----------------------------------------------------
 
 def test_round_trip_of_hourly_stats_and_sessions(spark, warehouse, db):
     url, connect = db
@@ -263,81 +255,34 @@ def test_a_second_export_to_the_same_target_waits_for_nobody_and_fails_in_one_li
     assert (rep["mode"], rep["created_target"], rep["rows_inserted"]) == ("full", True, 27)
 
 
-# --- what does not need the server ---------------------------------------------------------
-
-def test_types_keys_and_ddl_per_dialect():
-    fields = T.StructType([T.StructField("d", T.DateType(), False), T.StructField("m", T.MapType(
-        T.StringType(), T.StringType())), T.StructField("n", T.LongType()), T.StructField("t", T.TimestampType())])
-    pg_types = export.column_types(fields, "postgresql")
-    rs_types = export.column_types(fields, "redshift")
-    assert export.create_table_sql("s", "t", fields, pg_types, ["d", "n"], "postgresql", 15) == (
-        'CREATE TABLE "s"."t" ("d" date NOT NULL, "m" jsonb, "n" bigint, "t" timestamp, '
-        'CONSTRAINT "t_key" UNIQUE NULLS NOT DISTINCT ("d", "n"))')
-    assert export.create_table_sql("s", "t", fields, pg_types, ["d"], "postgresql", 14).endswith('UNIQUE ("d"))')
-    assert export.create_table_sql("s", "t__stage_1", fields, pg_types, [], "postgresql", 15, staging=True) == (
-        'CREATE TABLE "s"."t__stage_1" ("d" date, "m" text, "n" bigint, "t" timestamp)')
-    assert export.create_table_sql("s", "t", fields, rs_types, ["n"], "redshift", 8) == (
-        'CREATE TABLE "s"."t" ("d" date NOT NULL, "m" varchar(65535), "n" bigint, "t" timestamp, '
-        'CONSTRAINT "t_key" UNIQUE ("n"))')
-    assert export.unique_key("hourly_stats_url_level2", ["time_bucket", "source", "url_level1", "url_level2",
-                                                         "activity", "activity_count", "user_count", "event_date"]) \
-        == ["time_bucket", "source", "url_level1", "url_level2", "activity"]
-    assert export.range_predicate("event_date", "changed", ["2017-02-03"], None, None, "a'b", name=jdbc.quote) == \
-        """"event_date" IN (DATE '2017-02-03') AND "source" = 'a''b'"""
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--table", "hourly_stats", "--target", "s.t", "--from", "2017-02-02"], "--from and --to go together"),
-    (["--table", "hourly_stats", "--target", "a.b.c"], "bad --target 'a.b.c': use SCHEMA.TABLE or TABLE"),
-    (["--table", "hourly_stats", "--target", "1t"], "bad --target table '1t'"),
-    (["--table", "_runs", "--target", "t"], "bad --table '_runs'"),
-])
-def test_bad_arguments(argv, message):
-    with pytest.raises(UsageError) as err:
-        export.parse_args(["--warehouse", "wh", "--jdbc-url", "jdbc:postgresql://h:5432/db", *argv])
-    assert str(err.value).startswith(message)
-
-
-def test_urls_are_checked_and_never_carry_a_password():
-    base = ["--warehouse", "wh", "--table", "sessions", "--target", "t"]
-    with pytest.raises(UsageError, match=r"^bad --jdbc-url 'jdbc:mysql://h/db': use jdbc:postgresql://"):
-        export.parse_args([*base, "--jdbc-url", "jdbc:mysql://h/db"])
-    with pytest.raises(UsageError, match=r"^--jdbc-url contains a password: set CLICKSTREAM_JDBC_PASSWORD"):
-        export.parse_args([*base, "--jdbc-url", "jdbc:postgresql://h/db?user=a&password=b"])
-    assert jdbc.location("jdbc:redshift://c.x.redshift.amazonaws.com:5439/dev?ssl=true") == \
-        "c.x.redshift.amazonaws.com:5439/dev"
-
-
-# --- through the entry point ----------------------------------------------------------------
-
 def export_args(wh, url, table, target, *extra):
     return ["export", "--warehouse", str(wh), "--table", table, "--jdbc-url", url, "--target", target,
             "--user", "clickstream", *extra]
 
 
-@pytest.mark.entry_point
-def test_a_bad_target_is_one_line_and_exit_2(warehouse, db):
+def test_a_database_that_refuses_is_one_line_and_exit_2(spark, warehouse, db, monkeypatch, capsys):
+    """The export job's own main (tests/runs' way): each refusal is one line, exit 2."""
     url, connect = db
     with connect() as conn:
         conn.execute("CREATE TABLE stats (time_bucket text, activity_count integer)")
-    wrong = helpers.submit(*helpers.SUBMIT_OPTS, *export_args(warehouse, url, "hourly_stats", "t"),
-                           env={"CLICKSTREAM_JDBC_PASSWORD": "wrong", "PGPASSWORD": ""})
     closed = f"jdbc:postgresql://127.0.0.1:{servers.free_port()}/x"
-    unreachable = helpers.submit(*helpers.SUBMIT_OPTS, *export_args(warehouse, closed, "hourly_stats", "t"))
-    unfit = helpers.submit(*helpers.SUBMIT_OPTS, *export_args(warehouse, url, "hourly_stats", "stats"))
-    assert [p.returncode for p in (wrong, unreachable, unfit)] == [2, 2, 2]
-    assert helpers.error_lines(wrong) == [
+    monkeypatch.setenv("CLICKSTREAM_JDBC_PASSWORD", "wrong")
+    monkeypatch.setenv("PGPASSWORD", "")
+    codes = [helpers.run_job(spark, *export_args(warehouse, url, "hourly_stats", "t"))]
+    monkeypatch.setenv("CLICKSTREAM_JDBC_PASSWORD", PASSWORD)
+    codes.append(helpers.run_job(spark, *export_args(warehouse, closed, "hourly_stats", "t")))
+    codes.append(helpers.run_job(spark, *export_args(warehouse, url, "hourly_stats", "stats")))
+    assert codes == [2, 2, 2]
+    assert capsys.readouterr().err.splitlines() == [
         f"export: error: cannot connect to {url} as clickstream: FATAL: password authentication failed for "
-        'user "clickstream"']
-    assert helpers.error_lines(unreachable) == [
+        'user "clickstream"',
         f"export: error: cannot connect to {closed} as clickstream: Connection to {closed.split('//')[1][:-2]} "
         "refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP "
-        "connections."]
-    assert helpers.error_lines(unfit) == [
+        "connections.",
         "export: error: target public.stats does not fit table hourly_stats: it has no column source (text)"]
-    for proc in (wrong, unreachable, unfit):
-        assert "Traceback" not in proc.stdout + proc.stderr
 
+
+# --- through the entry point: a killed export ----------------------------------------------
 
 def _staging_tables(connect):
     with connect() as conn:
@@ -345,7 +290,6 @@ def _staging_tables(connect):
                                            "WHERE table_name LIKE 'sessions\\_\\_stage\\_%'").fetchall()]
 
 
-@pytest.mark.entry_point
 def test_a_killed_export_leaves_the_target_as_it_was_and_the_next_one_completes(spark, hipages_profile, warehouse,
                                                                                db, tmp_path):
     url, connect = db
@@ -393,13 +337,9 @@ def test_a_killed_export_leaves_the_target_as_it_was_and_the_next_one_completes(
     [second_leftover] = _staging_tables(connect)
     assert second_leftover != first_leftover
 
-    # 3. The next export, in a JVM whose machine zone is not UTC, drops the leftover and
-    #    publishes what changed since the last completed export.
-    done = helpers.submit_ok(*helpers.SUBMIT_OPTS, *export_args(warehouse, url, "sessions", "sessions",
-                                                                "--run-id", "completes"),
-                             env={"TZ": "Australia/Sydney"})
-    assert "export run_id=completes table=sessions" in done.stdout
-    rep = helpers.read_report(warehouse, "completes")
+    # 3. The next export (in process) drops the leftover and publishes what changed
+    #    since the last completed export.
+    rep = run_export(spark, warehouse, url, "sessions", "sessions", run_id="completes")
     assert (rep["mode"], rep["dates"], rep["dropped_leftovers"]) == ("changed", ["2017-02-03"], [second_leftover])
     assert _staging_tables(connect) == []
     assert pg_rows(connect, "sessions", cols) == delta_rows(spark, warehouse, "sessions")
@@ -416,12 +356,3 @@ def _wait_for_backends_to_end(connect, timeout=60):
                 return
         time.sleep(0.1)
     raise AssertionError("the killed export's database sessions did not end")
-
-
-def test_password_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv("CLICKSTREAM_JDBC_PASSWORD", raising=False)
-    monkeypatch.setenv("PGPASSWORD", "pg")
-    assert export.password() == "pg"
-    monkeypatch.setenv("CLICKSTREAM_JDBC_PASSWORD", "ours")
-    assert export.password() == "ours"
-    assert os.environ["PGPASSWORD"] == "pg"

@@ -1,45 +1,45 @@
 """The jobs on a real Spark standalone cluster (master + worker on 127.0.0.1), through
 ./spark-submit.sh in client mode, with a Python that can import clickstream only from
 the shipped zip; the tables must equal a local-mode run's."""
+
 from __future__ import annotations
 
 import subprocess
 
-import pytest
+from helpers import ROOT, TEST_ONLY_CONF, read_report, run_events, run_stats, state, submit_ok
+from servers import isolated_python
 
-from conftest import ROOT
-from helpers import read_report, run_events, run_stats, state, submit_ok
-from servers import isolated_python, standalone_cluster
-
-pytestmark = pytest.mark.integration
 
 SAMPLE = ROOT / "data" / "sample"
+
 FAST_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
-def test_events_and_hourly_stats_on_a_standalone_cluster(spark, hipages_profile, tmp_path):
+def test_events_and_hourly_stats_on_a_standalone_cluster(spark, hipages_profile, spark_master, tmp_path):
     python = isolated_python(tmp_path)
     probe = subprocess.run([str(python), "-c", "import clickstream"], capture_output=True, text=True)
     assert probe.returncode == 1 and "No module named 'clickstream'" in probe.stderr
 
     cluster_wh, local_wh = tmp_path / "cluster-wh", tmp_path / "local-wh"
-    with standalone_cluster(tmp_path / "cluster") as master:
-        def submit(*args):
-            submit_ok("--env", "cluster", "--master", master,
-                      "--conf", f"spark.pyspark.python={python}", "--conf", "spark.executor.memory=1g",
-                      "--conf", "spark.sql.shuffle.partitions=2",
-                      "--conf", "spark.databricks.delta.snapshotPartitions=1",
-                      "--conf", "spark.ui.enabled=false",
-                      # test-only: fast-start JVMs for the executors, as for the driver
-                      "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
-                      *args, python=python)
+    master, work = spark_master
 
-        submit("events", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c-events",
-                     "--max-reject-rate", "1")
-        submit("hourly_stats", "--warehouse", str(cluster_wh), "--run-id", "c-stats")
+    def submit(*args):
+        submit_ok("--env", "cluster", "--master", master,
+                  "--conf", f"spark.pyspark.python={python}", "--conf", "spark.executor.memory=1g",
+                  "--conf", "spark.sql.shuffle.partitions=2",
+                  "--conf", "spark.databricks.delta.snapshotPartitions=1",
+                  "--conf", "spark.ui.enabled=false",
+                  *[a for key, value in TEST_ONLY_CONF.items() for a in ("--conf", f"{key}={value}")],
+                  # test-only: fast-start JVMs for the executors, as for the driver
+                  "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
+                  *args, python=python)
+
+    submit("events", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c-events",
+           "--max-reject-rate", "1")
+    submit("hourly_stats", "--warehouse", str(cluster_wh), "--run-id", "c-stats")
     # It really ran on the cluster: each job had an executor JVM on the worker, which
     # ran its tasks.
-    executors = sorted((tmp_path / "cluster" / "worker").glob("app-*/*/stderr"))
+    executors = sorted((work / "worker").glob("app-*/*/stderr"))
     assert len(executors) == 2, executors
     for log in executors:
         assert "Finished task" in log.read_text(errors="replace")

@@ -1,18 +1,20 @@
 """EMR steps: rendered exactly, valid for the EMR API's own input model (botocore),
 accepted by moto's EMR, and the `aws emr add-steps` form turns back into the API form."""
+
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
 
 from clickstream import emr
 from clickstream.errors import UsageError
-from helpers import submit
+
 
 PROPS = {"spark.sql.session.timeZone": "UTC", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}
+
 JARS = "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+
 # Delta's Python API is inside delta-spark.jar: it goes on the driver's Python path too.
 PY_FILES = "s3://code/cs/0.1.0/clickstream.zip,/usr/share/aws/delta/lib/delta-spark.jar"
 
@@ -148,25 +150,3 @@ def test_cli_form_is_the_api_form_for_the_aws_cli():
                            "Args": api[1]["HadoopJarStep"]["Args"][1:]}
     # What `aws emr add-steps --steps file://...` sends for it, on an EMR 7 cluster:
     assert build_step_config_list(cli_form, region="us-east-1", release_label="emr-7.5.0") == api
-
-
-def test_entry_point_prints_json_and_fails_in_one_line():
-    def run(*args):
-        return submit("emr-steps", *args, timeout=60)
-
-    ok = run("--code", "s3://code/cs", "--input", "s3://raw", "--warehouse", "s3://wh", "--date", "2026-11-23",
-             "--format", "cli")
-    assert ok.returncode == 0, ok.stderr
-    printed = json.loads(ok.stdout)
-    assert printed == emr.to_cli(emr.render_steps("s3://code/cs", "s3://raw", "s3://wh", date(2026, 11, 23)))
-    for args, message in [
-        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w"],
-         "emr-steps: error: one of the arguments --date --new-files-only is required (see emr-steps --help)"),
-        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--date", "2026-13-01"],
-         "emr-steps: error: bad --date '2026-13-01': use YYYY-MM-DD"),
-        (["--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--new-files-only", "--source", "x"],
-         "emr-steps: error: unknown source profile 'x'"),
-    ]:
-        bad = run(*args)
-        assert (bad.returncode, bad.stdout) == (2, "")
-        assert bad.stderr.startswith(message) and bad.stderr.count("\n") == 1, bad.stderr

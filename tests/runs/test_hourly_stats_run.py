@@ -1,4 +1,6 @@
-"""The hourly_stats transform and job, and the challenge's CSV extracts."""
+"""The hourly_stats job in process: the real sample against an independent
+computation, ranges, grains, partition pruning, and the challenge's CSV extracts."""
+
 import csv
 import datetime as dt
 import json
@@ -6,93 +8,14 @@ from collections import defaultdict
 from urllib.parse import urlsplit
 
 import pytest
-from chispa import assert_df_equality
 from delta.tables import DeltaTable
 
-from clickstream import csv_export, events, hourly_stats, stats, tables
+from clickstream import csv_export, events, hourly_stats
 from clickstream.errors import UsageError
-from conftest import SHARED_DATA
+
+from helpers import SHARED_DATA
 from helpers import hipages_line as L
 from helpers import write_lines
-
-STATS_DDL = "time_bucket string, source string, url_level1 string, activity string, activity_count long, user_count long, " \
-            "event_date date"
-
-
-def events_df(spark, rows):
-    """Events from (event_id, user_id, time_stamp, url_level1, url_level2, activity) tuples."""
-    full = [("hipages", eid, uid, None, ts, l1, l2, None, act, None, None, {}, "f", "r", ts.date())
-            for eid, uid, ts, l1, l2, act in rows]
-    return spark.createDataFrame(full, tables.EVENTS_SCHEMA)
-
-
-def test_challenge_example_with_url_level2(spark):
-    t = dt.datetime(2017, 2, 2, 20, 22)
-    rows = [(f"p{i}", "564561", t + dt.timedelta(seconds=i), "hipages.com.au", "articles", "page_view")
-            for i in range(4)]
-    rows += [(f"c{i}", "564561", t + dt.timedelta(minutes=1, seconds=i), "hipages.com.au", "connect", "button_click")
-             for i in range(2)]
-    got = stats.hourly_stats(events_df(spark, rows), ["url_level2"])
-    expected = spark.createDataFrame([
-        ("2017020220", "hipages", "hipages.com.au", "articles", "page_view", 4, 1, dt.date(2017, 2, 2)),
-        ("2017020220", "hipages", "hipages.com.au", "connect", "button_click", 2, 1, dt.date(2017, 2, 2)),
-    ], "time_bucket string, source string, url_level1 string, url_level2 string, activity string, activity_count long, "
-       "user_count long, event_date date")
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
-
-
-def test_user_count_is_exact_and_distinct(spark):
-    t = dt.datetime(2017, 2, 2, 10, 0)
-    rows = [(f"a{i}", "u1", t + dt.timedelta(minutes=i), "a.com", None, "page_view") for i in range(50)]
-    rows += [("b1", "u2", t, "a.com", None, "page_view"), ("b2", "u3", t, "a.com", None, "claim")]
-    got = stats.hourly_stats(events_df(spark, rows))
-    expected = spark.createDataFrame([
-        ("2017020210", "hipages", "a.com", "page_view", 51, 2, dt.date(2017, 2, 2)),
-        ("2017020210", "hipages", "a.com", "claim", 1, 1, dt.date(2017, 2, 2)),
-    ], STATS_DDL)
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
-
-
-def test_hour_and_day_boundaries(spark):
-    rows = [
-        ("e1", "u1", dt.datetime(2017, 2, 2, 10, 59, 59), "a.com", None, "page_view"),
-        ("e2", "u1", dt.datetime(2017, 2, 2, 11, 0, 0), "a.com", None, "page_view"),
-        ("e3", "u1", dt.datetime(2016, 12, 31, 23, 59, 59), "a.com", None, "page_view"),
-        ("e4", "u1", dt.datetime(2017, 1, 1, 0, 0, 0), "a.com", None, "page_view"),
-        ("e5", "u2", dt.datetime(2017, 1, 1, 0, 0, 0), None, None, "page_view"),
-    ]
-    got = stats.hourly_stats(events_df(spark, rows))
-    expected = spark.createDataFrame([
-        ("2017020210", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
-        ("2017020211", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 2, 2)),
-        ("2016123123", "hipages", "a.com", "page_view", 1, 1, dt.date(2016, 12, 31)),
-        ("2017010100", "hipages", "a.com", "page_view", 1, 1, dt.date(2017, 1, 1)),
-        ("2017010100", "hipages", None, "page_view", 1, 1, dt.date(2017, 1, 1)),
-    ], STATS_DDL)
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
-
-
-@pytest.mark.parametrize("value, expected", [
-    (None, ()), ("url_level2", ("url_level2",)), ("url_level3,url_level2", ("url_level3", "url_level2")),
-    ("campaign_id", ("campaign_id",)), ("url_level2, device_id", ("url_level2", "device_id")),
-])
-def test_dimensions_keep_their_order(value, expected):
-    assert hourly_stats.parse_dimensions(value) == expected
-    assert stats.table_name(expected) == "_".join(("hourly_stats",) + expected)
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--warehouse", "w", "--dimensions", "ip"], "bad dimension 'ip' in --dimensions"),
-    (["--warehouse", "w", "--dimensions", "source"], "bad dimension 'source' in --dimensions"),
-    (["--warehouse", "w", "--dimensions", "Campaign-ID"], "bad dimension 'Campaign-ID' in --dimensions"),
-    (["--warehouse", "w", "--source", "a/b"], "bad --source 'a/b'"),
-    (["--warehouse", "w", "--dimensions", "url_level2,url_level2"], "names a column twice"),
-    (["--warehouse", "w", "--from", "2017-02-30"], "bad date '2017-02-30'"),
-    (["--warehouse", "w", "--from", "2017-02-03", "--to", "2017-02-02"], "is after --to"),
-])
-def test_bad_arguments(argv, message):
-    with pytest.raises(UsageError, match=message):
-        hourly_stats.parse_args(argv)
 
 
 def ingest(spark, profile, src, wh, run_id="r", csv_path=None):

@@ -1,11 +1,7 @@
-"""What spark-submit.sh adds to the command line (environments, Python, packages),
-and the artifact it ships: the zip alone must carry the library and its conf."""
-from __future__ import annotations
+"""What spark-submit.sh adds to the command line, in plain Python: environments,
+the driver's Python, the JVM packages."""
 
-import json
-import subprocess
-import sys
-import zipfile
+from __future__ import annotations
 
 import pytest
 
@@ -13,8 +9,7 @@ from clickstream import submit
 from clickstream.errors import UsageError
 from clickstream.packages import jvm_packages
 
-import helpers
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_read_properties(tmp_path):
@@ -89,33 +84,3 @@ def test_an_export_to_postgresql_gets_the_jdbc_driver(tmp_path):
     redshift = submit.submit_args(conf, "local", "/venv/bin/python", tmp_path, None,
                                   ["--jdbc-url", "jdbc:redshift://c:5439/dev"], "com.amazon.redshift:redshift-jdbc42:2")
     assert redshift[-1] == ",".join([*jvm_packages(), "com.amazon.redshift:redshift-jdbc42:2"])
-
-
-def test_wrapper_refuses_a_bad_env_without_starting_spark():
-    bad = helpers.submit("--env", "prod", "events", "--input", "x", "--warehouse", "y")
-    assert bad.returncode == 2
-    assert bad.stderr.startswith("spark-submit.sh: error: unknown --env 'prod'"), bad.stderr
-    assert bad.stderr.count("\n") == 1 and bad.stdout == ""
-
-
-def test_the_zip_alone_carries_the_library_and_its_conf(tmp_path):
-    """A Python with no clickstream installed and only the zip on its path, as a
-    cluster-mode driver or an executor has it, finds the profiles and Spark settings."""
-    built = subprocess.run([sys.executable, "libs/build_zip.py", str(ROOT), str(tmp_path / "cs.zip")], cwd=ROOT,
-                           capture_output=True, text=True, check=True)
-    assert built.stdout == f"built {tmp_path / 'cs.zip'}\n"
-    names = zipfile.ZipFile(tmp_path / "cs.zip").namelist()
-    assert "clickstream/conf/sources/hipages.json" in names and "clickstream/conf/spark/emr.properties" in names
-    assert "clickstream/events.py" in names and not any("__pycache__" in n for n in names)
-    probe = ("import clickstream, json; from clickstream.profile import load_profile, available; "
-             "from clickstream.emr import emr_properties; p = load_profile(None, 'hipages'); "
-             "print(json.dumps([clickstream.__file__, available(), p.timezone, p.input_layout, "
-             "emr_properties()['spark.sql.session.timeZone']]))")
-    # -S: no site-packages, so no editable install of clickstream; -I: no PYTHONPATH, cwd.
-    only_the_zip = f"import sys; sys.path.insert(0, {str(tmp_path / 'cs.zip')!r}); {probe}"
-    out = subprocess.run([sys.executable, "-S", "-I", "-c", only_the_zip],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [str(tmp_path / "cs.zip" / "clickstream" / "__init__.py"),
-                                      ["app_events", "hipages", "impressions", "mobile_events"],
-                                      "UTC", "{yyyy}/{MM}/{dd}", "UTC"]

@@ -1,5 +1,6 @@
 """Incremental runs in-process: dated input days, only-new files through the file-source
 stream, replays, retries on concurrent commits, and the hourly stats catch-up."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,10 @@ from delta.tables import DeltaTable
 
 from clickstream import events, hourly_stats, tables
 from clickstream.errors import JobFailed, UsageError
+
 from helpers import hipages_line as L
-from helpers import run_events, run_stats, table_rows, write_lines
+from helpers import run_events, run_job, run_stats, table_rows, write_lines
+
 
 D = dt.date
 
@@ -58,35 +61,6 @@ def test_the_dt_layout_and_a_request_with_no_files(spark, hipages_profile, tmp_p
         run_events(spark, hipages_profile, tmp_path / "in", tmp_path / "wh2", "r2",
                    days=(D(2020, 1, 15), D(2020, 1, 16)))
     assert not (tmp_path / "wh2").exists()
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--date", "2020-01-01", "--from", "2020-01-01"], "--date cannot be combined with --from/--to"),
-    (["--to", "2020-01-01"], "--to needs --from"),
-    (["--from", "2020-01-03", "--to", "2020-01-01"], "--from 2020-01-03 is after --to 2020-01-01"),
-    (["--date", "2020-13-01"], "bad --date '2020-13-01': use YYYY-MM-DD"),
-    (["--new-files-only", "--date", "2020-01-01"], "--new-files-only reads the whole input root"),
-    (["--layout", "{yyyy}/{MM}/{dd}"], "--layout needs --date or --from"),
-    (["--date", "2020-01-01", "--layout", "{yyyy}/{MM}"], "layout '{yyyy}/{MM}' must hold {yyyy}, {MM} and {dd}"),
-    (["--date", "2020-01-01", "--layout", "{yyyy}/{MM}/{dd}/*"], "layout '{yyyy}/{MM}/{dd}/*' must be a relative path without globs"),
-    (["--date", "2020-01-01", "--layout", "{yyyy}/{HH}/{MM}/{dd}"], "unknown token {HH} in layout"),
-    (["--max-files-per-batch", "2"], "--max-files-per-batch needs --new-files-only"),
-    (["--new-files-only", "--max-files-per-batch", "0"], "argument --max-files-per-batch: '0' is not a positive"),
-])
-def test_bad_incremental_arguments(argv, message):
-    from conftest import CONF_DIR
-
-    with pytest.raises(UsageError) as err:
-        events.parse_args(["--input", "in", "--warehouse", "wh", *argv], str(CONF_DIR))
-    assert str(err.value).startswith(message)
-
-
-def test_from_alone_runs_through_today():
-    from conftest import CONF_DIR
-
-    cfg = events.parse_args(["--input", "in", "--warehouse", "wh", "--from", "2020-01-01"], str(CONF_DIR))
-    assert cfg.days[0] == D(2020, 1, 1) and cfg.days[-1] == dt.datetime.now(dt.timezone.utc).date()
-    assert cfg.input_layout == "{yyyy}/{MM}/{dd}"
 
 
 def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_profile, tmp_path):
@@ -221,3 +195,14 @@ def test_late_events_are_merged_and_the_stats_recompute_exactly_the_changed_days
     assert hourly_stats.consumed_version(spark, f"file:{stats_path}") == version(spark, wh / "events")
     meta = json.loads(DeltaTable.forPath(spark, str(stats_path)).history(1).first()["userMetadata"])
     assert meta == {"job": "hourly_stats", "run_id": "s4"}
+
+
+def test_dated_days_without_files_are_one_line_and_exit_2(spark, tmp_path, capsys):
+    root = tmp_path / "d"
+    write_lines(root / "2020" / "01" / "10" / "a.json", [L("a1")])
+    assert run_job(spark, "events", "--input", str(root), "--warehouse", str(tmp_path / "wh"),
+                   "--from", "2020-01-11", "--to", "2020-01-12") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"events: error: no input files for any requested day (2020-01-11..2020-01-12) under file:{root} "
+        "with layout {yyyy}/{MM}/{dd}"]
+    assert not (tmp_path / "wh").exists()

@@ -1,4 +1,7 @@
-"""End-to-end tests of `events.run(spark, cfg)` on files written under tmp_path."""
+"""The events job in process (`events.run`, or its own main for exit codes) on files
+written under tmp_path."""
+
+import datetime as dt
 import glob
 
 import pytest
@@ -6,9 +9,10 @@ from delta.tables import DeltaTable
 
 from clickstream import events
 from clickstream.errors import UsageError
-from conftest import SHARED_DATA
+
+from helpers import SHARED_DATA
 from helpers import hipages_line as L
-from helpers import read_report, table_rows, write_lines
+from helpers import read_report, run_job, table_rows, write_lines
 
 
 def run(spark, profile, input_path, warehouse, run_id, max_reject_rate=0.5):
@@ -19,7 +23,6 @@ def run(spark, profile, input_path, warehouse, run_id, max_reject_rate=0.5):
 
 def version(spark, path):
     return DeltaTable.forPath(spark, str(path)).history(1).first()["version"]
-
 
 UNUSUAL_URLS = {
     "www.hipages.com.au/get_quotes_simple?search_str=sfdg": ("hipages.com.au", "get_quotes_simple", None),
@@ -87,14 +90,15 @@ def test_rerun_doubles_nothing_and_commits_nothing(spark, hipages_profile, tmp_p
 def test_a_then_b_keeps_a_rows_on_shared_dates(spark, hipages_profile, tmp_path):
     wh = tmp_path / "wh"
     a = write_lines(tmp_path / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 01:00:00")])
-    b = write_lines(tmp_path / "in" / "b.json", [L("b1"), L("a1")])
+    b = write_lines(tmp_path / "in" / "b.json", [L("b1"), L("a1"), L("a2", action="claim", timestamp="03/02/2017 01:00:00")])
     run(spark, hipages_profile, a, wh, "ra")
     rep = run(spark, hipages_profile, b, wh, "rb")
-    assert (rep.events_written, rep.duplicates) == (1, 1)
+    assert (rep.events_written, rep.duplicates, rep.rejected) == (1, 1, {"conflicting_duplicate": 1})
+    assert table_rows(spark, wh, "rejects", "reason", "run_id") == [("conflicting_duplicate", "rb")]
     assert table_rows(spark, wh, "events", "event_id", "run_id", "event_date") == [
-        ("a1", "ra", __import__("datetime").date(2017, 2, 2)),
-        ("a2", "ra", __import__("datetime").date(2017, 2, 3)),
-        ("b1", "rb", __import__("datetime").date(2017, 2, 2)),
+        ("a1", "ra", dt.date(2017, 2, 2)),
+        ("a2", "ra", dt.date(2017, 2, 3)),
+        ("b1", "rb", dt.date(2017, 2, 2)),
     ]
     history = DeltaTable.forPath(spark, str(wh / "events")).history().orderBy("version").collect()
     assert [(h["operation"], h["userMetadata"]) for h in history[1:]] == [
@@ -121,15 +125,19 @@ def test_a_run_replaces_earlier_rejects_of_its_files_only(spark, hipages_profile
     assert len(glob.glob(str(wh / "rejects" / "*.parquet"))) > len(deltalake.DeltaTable(str(wh / "rejects")).file_uris())
 
 
-def test_reject_rate_above_limit_commits_no_events(spark, hipages_profile, tmp_path):
+def test_reject_rate_above_limit_exits_3_and_commits_no_events(spark, tmp_path, capsys):
+    """Through the job's own main: exit 3, its summary line says why, rejects and report written."""
     wh = tmp_path / "wh"
     src = write_lines(tmp_path / "in" / "a.json", [L("e1"), L("e2"), "{bad", L("e3", url="not a url")])
-    rep = run(spark, hipages_profile, src, wh, "r1", max_reject_rate=0.25)
-    assert (rep.exit_code, rep.status, rep.events_written) == (3, "failed_reject_rate", 2)
+    assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r1",
+                   "--max-reject-rate", "0.25") == 3
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("events ")]
+    assert len(summary) == 1 and "status=failed_reject_rate" in summary[0]
     assert version(spark, wh / "events") == 0
     assert table_rows(spark, wh, "events", "event_id") == []
     assert table_rows(spark, wh, "rejects", "reason") == [("bad_url",), ("malformed_json",)]
-    assert read_report(wh, "r1")["status"] == "failed_reject_rate"
+    report = read_report(wh, "r1")
+    assert (report["status"], report["events_written"], report["reject_rate"]) == ("failed_reject_rate", 2, 0.5)
 
 
 def test_directory_and_glob_inputs_skip_hidden_files(spark, hipages_profile, tmp_path):

@@ -1,0 +1,41 @@
+"""Tables written by Delta 4.x stay readable (and writable) by Delta 3.x, what EMR 7
+ships: we enable no table feature that 3.x lacks. (On Spark 3.5,
+tests/integration/test_delta_compat.py reads and extends such a warehouse.)"""
+from __future__ import annotations
+
+import json
+
+import pyspark
+import pytest
+
+from helpers import ROOT, run_events, run_stats
+
+
+SAMPLE = ROOT / "data" / "sample"
+
+# Writer features that Delta 3.x (and 2.3+) reads and writes; no reader features at all.
+DELTA3_WRITER_FEATURES = {"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns"}
+
+
+def protocol(table_dir):
+    """The table's current protocol action, from its log (no Delta needed)."""
+    found = None
+    for log in sorted((table_dir / "_delta_log").glob("*.json")):
+        for line in log.read_text().splitlines():
+            action = json.loads(line)
+            found = action.get("protocol", found)
+    return found
+
+
+@pytest.mark.skipif(pyspark.__version__.startswith("3."), reason="checks what Delta 4.x writes")
+def test_our_tables_need_nothing_delta3_lacks(spark, hipages_profile, tmp_path):
+    wh = tmp_path / "wh"
+    run_events(spark, hipages_profile, SAMPLE, wh, "r1")
+    run_stats(spark, wh, "s1")
+    assert protocol(wh / "events") == {"minReaderVersion": 1, "minWriterVersion": 7,
+                                       "writerFeatures": ["invariants", "changeDataFeed", "appendOnly"]}
+    assert protocol(wh / "rejects") == {"minReaderVersion": 1, "minWriterVersion": 2}
+    assert protocol(wh / "hourly_stats") == {"minReaderVersion": 1, "minWriterVersion": 2}
+    for table in ("events", "rejects", "hourly_stats"):
+        p = protocol(wh / table)
+        assert "readerFeatures" not in p and set(p.get("writerFeatures", [])) <= DELTA3_WRITER_FEATURES

@@ -1,0 +1,88 @@
+"""Runs stopped at a pause point of clickstream.faults, in process: the point raises
+instead of pausing, so the tables hold exactly what a SIGKILL there leaves on disk
+(every commit before the point, nothing after it: no checkpoint entry, no report).
+The next run must complete the work: its tables equal one clean run's. The real
+SIGKILLs, mid-MERGE and after the MERGE commit, are in tests/entry/test_crash.py."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from delta.tables import DeltaTable
+
+from clickstream import faults
+
+from helpers import run_events, run_stats, state, write_first_day, write_later_days
+
+
+class Stopped(Exception):
+    """Raised at the armed point. (An Exception: py4j passes only those back from a stream's foreachBatch.)"""
+
+
+@pytest.fixture
+def stop_at(monkeypatch):
+    """stop_at(point): the runs raise Stopped at that point from now on; stop_at(None): they don't."""
+    point = faults.point
+
+    def arm(name: str | None) -> None:
+        def stop(at: str) -> None:
+            point(at)
+            if at == name:
+                raise Stopped(at)
+
+        monkeypatch.setattr(faults, "point", stop)
+
+    return arm
+
+
+@pytest.fixture(scope="module")
+def days(spark, hipages_profile, tmp_path_factory):
+    """Day 1 ingested and aggregated (wh0, `before`); then days 2 and 3 arrive; `clean`:
+    one run over a copy of wh0 that takes them."""
+    base = tmp_path_factory.mktemp("interrupted")
+    src = base / "in"
+    write_first_day(src)
+    run_events(spark, hipages_profile, src, base / "wh0", "first", new_files_only=True)
+    shutil.copytree(base / "wh0", base / "wh0-no-stats")
+    run_stats(spark, base / "wh0", "first-stats")
+    before = state(spark, base / "wh0")
+    write_later_days(src)
+    shutil.copytree(base / "wh0", base / "clean")
+    run_events(spark, hipages_profile, src, base / "clean", "clean", new_files_only=True)
+    run_stats(spark, base / "clean", "clean-stats")
+    return {"src": src, "base": base, "before": before, "clean": state(spark, base / "clean")}
+
+
+def test_an_events_run_stopped_after_its_rejects_commit_is_completed_by_the_next(
+        spark, hipages_profile, days, stop_at, tmp_path):
+    wh = tmp_path / "wh"
+    shutil.copytree(days["base"] / "wh0", wh)
+    stop_at("rejects_committed")
+    with pytest.raises(Stopped):
+        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True)
+    stopped, before, clean = state(spark, wh), days["before"], days["clean"]
+    assert (stopped["events"], stopped["hourly_stats"]) == (before["events"], before["hourly_stats"])
+    assert stopped["rejects"] == clean["rejects"] != before["rejects"]
+    assert not (wh / "_runs" / "stopped.json").exists()
+
+    stop_at(None)
+    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True)
+    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/14/b.json", "2020/01/15/c.json"]
+    stats = run_stats(spark, wh, "next-stats")
+    assert stats["mode"] == "catch_up" and stats["days_recomputed"] == ["2020-01-13", "2020-01-14", "2020-01-15"]
+    assert state(spark, wh) == clean
+
+
+def test_a_stats_run_stopped_after_its_commit_is_completed_by_the_next(spark, days, stop_at, tmp_path):
+    wh = tmp_path / "wh"
+    shutil.copytree(days["base"] / "wh0-no-stats", wh)
+    stop_at("stats_committed")
+    with pytest.raises(Stopped):
+        run_stats(spark, wh, "stopped-stats")
+    assert state(spark, wh) == days["before"]  # the commit had landed; the report had not
+    assert not (wh / "_runs" / "stopped-stats.json").exists()
+    version = DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"]
+    rep = run_stats(spark, wh, "next-stats")
+    assert (rep["mode"], rep["days_recomputed"]) == ("up_to_date", [])
+    assert DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"] == version
+    assert state(spark, wh) == days["before"]

@@ -1,0 +1,170 @@
+"""Every job's command line, checked in plain Python: what spark-submit.sh runs before
+it starts a JVM (`python -m clickstream.cli check`), so each refusal here costs the
+user under a second and prints one line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pytest
+
+from clickstream import cli, emr, events, export, generate, hourly_stats, maintain, sessions, show, stats
+from clickstream.errors import UsageError
+
+from helpers import CONF_DIR, ROOT
+
+
+D = dt.date
+JOBS = {"events": events, "hourly_stats": hourly_stats, "sessions": sessions, "export": export,
+        "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr}
+
+
+def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
+    """The exit code and stderr lines of `./spark-submit.sh <job> ARGV`'s argument check."""
+    module = JOBS[job]
+    code = cli.guarded(module.parse_args, lambda cfg: pytest.fail("ran past the check"), list(argv), job)
+    return code, capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["events", "--warehouse", "/tmp/x"], "events: error: the following arguments are required: --input"),
+    (["events", "--input", "a", "--warehouse", "w", "--max-reject-rate", "2"],
+     "events: error: argument --max-reject-rate: '2' is not a fraction between 0 and 1 (see events --help)"),
+    (["events", "--input", "a", "--warehouse", "w", "--source", "nope"],
+     "events: error: unknown source profile 'nope': no "),
+    (["events", "--input", "a", "--warehouse", "w", "--run-id", "a/b"], "events: error: bad --run-id 'a/b'"),
+    (["hourly_stats", "--warehouse", "w", "--dimensions", "ip"],
+     "hourly_stats: error: bad dimension 'ip' in --dimensions: use url_level2, url_level3 or a property key"),
+    (["events", "--input", "a", "--warehouse", "w", "--new-files-only", "--date", "2020-01-01"],
+     "events: error: --new-files-only reads the whole input root"),
+    (["maintain", "--warehouse", "w", "--retain-hours", "1"], "maintain: error: --retain-hours 1 is below 24"),
+    (["generate", "--events", "10", "--files", "20", "--output", "x"],
+     "generate: error: --files 20 is more than --events 10"),
+    (["sessions", "--warehouse", "w", "--conversion", "(a"],
+     "sessions: error: --conversion '(a' is not a valid regular expression"),
+    (["export", "--warehouse", "w", "--table", "t", "--jdbc-url", "jdbc:mysql://h/d", "--target", "t"],
+     "export: error: bad --jdbc-url 'jdbc:mysql://h/d'"),
+    (["show", "--warehouse", "w", "--table", "nope"], "show: error: argument --table: invalid choice: 'nope'"),
+    (["emr-steps", "--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--date", "2026-13-01"],
+     "emr-steps: error: bad --date '2026-13-01': use YYYY-MM-DD"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, args, message):
+    code, err = checked(capsys, *args)
+    assert code == cli.EXIT_USAGE
+    assert len(err) == 1 and err[0].startswith(message), err
+
+
+def test_good_arguments_pass_the_check_and_stop_there(capsys, monkeypatch):
+    monkeypatch.setenv(cli.CHECK_ONLY_ENV, "1")
+    assert cli.guarded(events.parse_args, lambda cfg: pytest.fail("ran past the check"),
+                       ["--input", "in", "--warehouse", "wh", "--date", "2020-01-01"], "events") == cli.EXIT_OK
+    assert capsys.readouterr().err == ""
+
+
+def test_the_check_runs_the_job_file_itself(capsys, monkeypatch):
+    """`python -m clickstream.cli check jobs/<job>.py ARGS`, as spark-submit.sh runs it:
+    the job file's own parse, its exit code, and nothing started."""
+    monkeypatch.setattr(sys, "argv", sys.argv[:])
+    monkeypatch.setenv(cli.CHECK_ONLY_ENV, "")
+    assert cli.check_args(str(ROOT / "jobs" / "events.py"), ["--input", "in", "--warehouse", "wh"]) == 0
+    assert cli.check_args(str(ROOT / "jobs" / "sessions.py"), ["--warehouse", "w", "--gap-minutes", "x"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "sessions: error: argument --gap-minutes: 'x' is not a positive whole number (see sessions --help)"]
+    with pytest.raises(SystemExit):  # argparse's own exit after --help, which the wrapper passes on
+        cli.guarded(maintain.parse_args, None, ["--help"], "maintain")
+    assert capsys.readouterr().out.startswith("usage: maintain [-h] --warehouse WAREHOUSE")
+
+
+def test_a_python_without_spark_leaves_the_check_to_the_driver(tmp_path, monkeypatch):
+    """With SPARK_HOME, spark-submit provides pyspark and delta to the driver; a Python
+    lacking them cannot import the job, so the check passes the arguments on."""
+    monkeypatch.setattr(sys, "argv", sys.argv[:])
+    monkeypatch.setenv(cli.CHECK_ONLY_ENV, "")
+    job = tmp_path / "job.py"
+    job.write_text("raise ModuleNotFoundError(\"No module named 'delta'\", name='delta')\n")
+    assert cli.check_args(str(job), ["--x"]) == cli.EXIT_OK
+    job.write_text("raise ModuleNotFoundError(\"No module named 'clickstream_x'\", name='clickstream_x')\n")
+    with pytest.raises(ModuleNotFoundError):  # a module of ours that is missing is a bug, not a skip
+        cli.check_args(str(job), [])
+
+
+# --- events --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--date", "2020-01-01", "--from", "2020-01-01"], "--date cannot be combined with --from/--to"),
+    (["--to", "2020-01-01"], "--to needs --from"),
+    (["--from", "2020-01-03", "--to", "2020-01-01"], "--from 2020-01-03 is after --to 2020-01-01"),
+    (["--date", "2020-13-01"], "bad --date '2020-13-01': use YYYY-MM-DD"),
+    (["--new-files-only", "--date", "2020-01-01"], "--new-files-only reads the whole input root"),
+    (["--layout", "{yyyy}/{MM}/{dd}"], "--layout needs --date or --from"),
+    (["--date", "2020-01-01", "--layout", "{yyyy}/{MM}"], "layout '{yyyy}/{MM}' must hold {yyyy}, {MM} and {dd}"),
+    (["--date", "2020-01-01", "--layout", "{yyyy}/{MM}/{dd}/*"],
+     "layout '{yyyy}/{MM}/{dd}/*' must be a relative path without globs"),
+    (["--date", "2020-01-01", "--layout", "{yyyy}/{HH}/{MM}/{dd}"], "unknown token {HH} in layout"),
+    (["--max-files-per-batch", "2"], "--max-files-per-batch needs --new-files-only"),
+    (["--new-files-only", "--max-files-per-batch", "0"], "argument --max-files-per-batch: '0' is not a positive"),
+])
+def test_bad_incremental_arguments(argv, message):
+    with pytest.raises(UsageError) as err:
+        events.parse_args(["--input", "in", "--warehouse", "wh", *argv], str(CONF_DIR))
+    assert str(err.value).startswith(message)
+
+
+def test_from_alone_runs_through_today():
+    cfg = events.parse_args(["--input", "in", "--warehouse", "wh", "--from", "2020-01-01"], str(CONF_DIR))
+    assert cfg.days[0] == D(2020, 1, 1) and cfg.days[-1] == dt.datetime.now(dt.timezone.utc).date()
+    assert cfg.input_layout == "{yyyy}/{MM}/{dd}"
+
+
+# --- hourly_stats ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    (None, ()), ("url_level2", ("url_level2",)), ("url_level3,url_level2", ("url_level3", "url_level2")),
+    ("campaign_id", ("campaign_id",)), ("url_level2, device_id", ("url_level2", "device_id")),
+])
+def test_dimensions_keep_their_order(value, expected):
+    assert hourly_stats.parse_dimensions(value) == expected
+    assert stats.table_name(expected) == "_".join(("hourly_stats",) + expected)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dimensions", "ip"], "bad dimension 'ip' in --dimensions"),
+    (["--dimensions", "source"], "bad dimension 'source' in --dimensions"),
+    (["--dimensions", "Campaign-ID"], "bad dimension 'Campaign-ID' in --dimensions"),
+    (["--source", "a/b"], "bad --source 'a/b'"),
+    (["--dimensions", "url_level2,url_level2"], "names a column twice"),
+    (["--from", "2017-02-30"], "bad date '2017-02-30'"),
+    (["--from", "2017-02-03", "--to", "2017-02-02"], "is after --to"),
+])
+def test_bad_hourly_stats_arguments(argv, message):
+    with pytest.raises(UsageError, match=message):
+        hourly_stats.parse_args(["--warehouse", "w", *argv])
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--source", "nope"], "unknown source profile 'nope'"),
+    (["--gap-minutes", "0"], "argument --gap-minutes: '0' is not a positive whole number"),
+    (["--conversion", "(a"], "--conversion '(a' is not a valid regular expression"),
+    (["--from", "2020-01-02"], "--from and --to go together"),
+    (["--from", "2020-01-02", "--to", "2020-01-01"], "--from 2020-01-02 is after --to 2020-01-01"),
+])
+def test_bad_sessions_arguments(argv, message):
+    with pytest.raises(UsageError) as err:
+        sessions.parse_args(["--warehouse", "w", *argv])
+    assert str(err.value).startswith(message)
+
+
+# --- maintain ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--retain-hours", "12"], "--retain-hours 12 is below 24"),
+    (["--no-optimize", "--no-vacuum"], "--no-optimize and --no-vacuum together leave nothing to do"),
+    (["--tables", "events,_runs"], "bad --tables 'events,_runs'"),
+])
+def test_bad_maintain_arguments(argv, message):
+    with pytest.raises(UsageError) as err:
+        maintain.parse_args(["--warehouse", "wh", *argv])
+    assert str(err.value).startswith(message)

@@ -1,0 +1,71 @@
+"""`export` without a database: column types, keys and DDL per dialect, the date
+predicates, argument checks, JDBC URLs that never carry a password."""
+
+from __future__ import annotations
+
+import os
+
+import pyspark.sql.types as T
+import pytest
+
+from clickstream import export, jdbc
+from clickstream.errors import UsageError
+
+import servers
+
+
+# Skipped on a laptop without PostgreSQL; on CI (which installs it) a missing server fails.
+pytestmark = pytest.mark.skipif(servers.postgres_bin() is None and not os.environ.get("CI"),
+                                reason="PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+
+
+def test_types_keys_and_ddl_per_dialect():
+    fields = T.StructType([T.StructField("d", T.DateType(), False), T.StructField("m", T.MapType(
+        T.StringType(), T.StringType())), T.StructField("n", T.LongType()), T.StructField("t", T.TimestampType())])
+    pg_types = export.column_types(fields, "postgresql")
+    rs_types = export.column_types(fields, "redshift")
+    assert export.create_table_sql("s", "t", fields, pg_types, ["d", "n"], "postgresql", 15) == (
+        'CREATE TABLE "s"."t" ("d" date NOT NULL, "m" jsonb, "n" bigint, "t" timestamp, '
+        'CONSTRAINT "t_key" UNIQUE NULLS NOT DISTINCT ("d", "n"))')
+    assert export.create_table_sql("s", "t", fields, pg_types, ["d"], "postgresql", 14).endswith('UNIQUE ("d"))')
+    assert export.create_table_sql("s", "t__stage_1", fields, pg_types, [], "postgresql", 15, staging=True) == (
+        'CREATE TABLE "s"."t__stage_1" ("d" date, "m" text, "n" bigint, "t" timestamp)')
+    assert export.create_table_sql("s", "t", fields, rs_types, ["n"], "redshift", 8) == (
+        'CREATE TABLE "s"."t" ("d" date NOT NULL, "m" varchar(65535), "n" bigint, "t" timestamp, '
+        'CONSTRAINT "t_key" UNIQUE ("n"))')
+    assert export.unique_key("hourly_stats_url_level2", ["time_bucket", "source", "url_level1", "url_level2",
+                                                         "activity", "activity_count", "user_count", "event_date"]) \
+        == ["time_bucket", "source", "url_level1", "url_level2", "activity"]
+    assert export.range_predicate("event_date", "changed", ["2017-02-03"], None, None, "a'b", name=jdbc.quote) == \
+        """"event_date" IN (DATE '2017-02-03') AND "source" = 'a''b'"""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--table", "hourly_stats", "--target", "s.t", "--from", "2017-02-02"], "--from and --to go together"),
+    (["--table", "hourly_stats", "--target", "a.b.c"], "bad --target 'a.b.c': use SCHEMA.TABLE or TABLE"),
+    (["--table", "hourly_stats", "--target", "1t"], "bad --target table '1t'"),
+    (["--table", "_runs", "--target", "t"], "bad --table '_runs'"),
+])
+def test_bad_arguments(argv, message):
+    with pytest.raises(UsageError) as err:
+        export.parse_args(["--warehouse", "wh", "--jdbc-url", "jdbc:postgresql://h:5432/db", *argv])
+    assert str(err.value).startswith(message)
+
+
+def test_urls_are_checked_and_never_carry_a_password():
+    base = ["--warehouse", "wh", "--table", "sessions", "--target", "t"]
+    with pytest.raises(UsageError, match=r"^bad --jdbc-url 'jdbc:mysql://h/db': use jdbc:postgresql://"):
+        export.parse_args([*base, "--jdbc-url", "jdbc:mysql://h/db"])
+    with pytest.raises(UsageError, match=r"^--jdbc-url contains a password: set CLICKSTREAM_JDBC_PASSWORD"):
+        export.parse_args([*base, "--jdbc-url", "jdbc:postgresql://h/db?user=a&password=b"])
+    assert jdbc.location("jdbc:redshift://c.x.redshift.amazonaws.com:5439/dev?ssl=true") == \
+        "c.x.redshift.amazonaws.com:5439/dev"
+
+
+def test_password_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("CLICKSTREAM_JDBC_PASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSWORD", "pg")
+    assert export.password() == "pg"
+    monkeypatch.setenv("CLICKSTREAM_JDBC_PASSWORD", "ours")
+    assert export.password() == "ours"
+    assert os.environ["PGPASSWORD"] == "pg"

@@ -1,0 +1,37 @@
+"""Source profiles, in plain Python: a bad profile names its problem; the PII salt
+comes from the environment."""
+
+import pytest
+
+from clickstream import events
+from clickstream.errors import UsageError
+from clickstream.profile import parse_profile
+
+from helpers import CHECKOUT, CONF_DIR
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format": "xml"}, "format 'xml' is not supported (supported: json, csv)"),
+    ({"fields": {**CHECKOUT["fields"], "event_id": {"path": "order"}}},
+     "field 'event_id': a csv profile names its fields with 'column', not 'path'"),
+    ({"required": ["event_id", "user_id", "activity", "timestamp", "coupon"]},
+     "'coupon' cannot be required: it is neither a requirable field"),
+    ({"required": ["event_id", "activity", "timestamp"]}, "'user_id' must be required"),
+    ({"properties": {"url": {"column": "page"}}}, "bad property name 'url'"),
+    ({"fields": {**CHECKOUT["fields"], "user_id": {"column": "customer", "pii": "md5"}}},
+     "field 'user_id': 'pii' must be one of sha256"),
+    ({"csv": {"delimiter": "|", "header": False}}, "must list its 'csv.columns'"),
+    ({"url_base": "shop.example.com"}, "'url_base' 'shop.example.com' must be an absolute URL ending in '/'"),
+])
+def test_bad_profiles_name_the_problem(change, message):
+    with pytest.raises(UsageError, match=None) as err:
+        parse_profile({**CHECKOUT, **change}, "checkout.json")
+    assert str(err.value).startswith("checkout.json: ") and message in str(err.value)
+
+
+def test_the_pii_salt_comes_from_the_environment(monkeypatch):
+    args = ["--input", "in", "--warehouse", "wh", "--source", "app_events"]
+    monkeypatch.delenv("CLICKSTREAM_PII_SALT", raising=False)
+    assert events.parse_args(args, str(CONF_DIR)).pii_salt == ""
+    monkeypatch.setenv("CLICKSTREAM_PII_SALT", "pepper")
+    assert events.parse_args(args, str(CONF_DIR)).pii_salt == "pepper"
