@@ -26,6 +26,8 @@ CONF_DIR = ROOT / "conf"
 #   12.4 s without. It speeds up later snapshot loads; no result depends on it.
 TEST_ONLY_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
                   "spark.databricks.delta.writeChecksumFile.enabled": "false"}
+# The same, as spark-submit options, for the tests' subprocesses.
+TEST_ONLY_SUBMIT_CONF = [arg for key, value in TEST_ONLY_CONF.items() for arg in ("--conf", f"{key}={value}")]
 
 
 def shared_session():
@@ -134,7 +136,7 @@ def submit_ok(*args, **kw) -> subprocess.CompletedProcess:
 # against 44 s and 70 s of CPU with C2).
 SUBMIT_OPTS = ["--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=1",
                "--conf", "spark.databricks.delta.snapshotPartitions=1", "--conf", "spark.ui.enabled=false",
-               *[arg for key, value in TEST_ONLY_CONF.items() for arg in ("--conf", f"{key}={value}")],
+               *TEST_ONLY_SUBMIT_CONF,
                "--driver-java-options", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
 
 
@@ -207,11 +209,6 @@ def run_stats(spark, wh, run_id, **kw):
     return hourly_stats.run(spark, hourly_stats.StatsConfig(warehouse=str(wh), run_id=run_id, **kw))
 
 
-EVENT_COLUMNS = [
-    "event_id", "user_id", "session_id", "time_stamp", "url_level1", "url_level2", "url_level3", "activity",
-    "url", "ip", "source_file", "event_date",
-]
-STATS_COLUMNS = ["time_bucket", "url_level1", "activity", "activity_count", "user_count", "event_date"]
 # Tables `state` compares, and the one column it leaves out: each run's own id.
 STATE_TABLES = ("events", "rejects", "hourly_stats", "sessions")
 RUN_SPECIFIC = ("run_id",)

@@ -9,6 +9,7 @@ import pytest
 
 import servers
 
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
     """(host, port) of a PostgreSQL server (Debian's package: initdb + pg_ctl). Skipped

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from helpers import ROOT, TEST_ONLY_CONF, read_report, run_events, run_stats, state, submit_ok
+from helpers import ROOT, TEST_ONLY_SUBMIT_CONF, read_report, run_events, run_stats, state, submit_ok
 from servers import isolated_python
 
 
@@ -29,7 +29,7 @@ def test_events_and_hourly_stats_on_a_standalone_cluster(spark, hipages_profile,
                   "--conf", "spark.sql.shuffle.partitions=2",
                   "--conf", "spark.databricks.delta.snapshotPartitions=1",
                   "--conf", "spark.ui.enabled=false",
-                  *[a for key, value in TEST_ONLY_CONF.items() for a in ("--conf", f"{key}={value}")],
+                  *TEST_ONLY_SUBMIT_CONF,
                   # test-only: fast-start JVMs for the executors, as for the driver
                   "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
                   *args, python=python)
