@@ -35,11 +35,12 @@ def _unit_takes_no_spark(request):
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """One SparkSession for the suite (helpers.shared_session)."""
+def spark(request):
+    """One SparkSession for the suite (helpers.shared_session), with the s3a connector
+    when a collected test uses the S3 server (its JVM packages are fixed at start)."""
     from helpers import shared_session
 
-    session = shared_session()
+    session = shared_session(s3a=any("s3_endpoint" in item.fixturenames for item in request.session.items))
     yield session
     session.stop()
 

@@ -30,21 +30,27 @@ TEST_ONLY_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.fa
 TEST_ONLY_SUBMIT_CONF = [arg for key, value in TEST_ONLY_CONF.items() for arg in ("--conf", f"{key}={value}")]
 
 
-def shared_session():
+def shared_session(s3a: bool = False):
     """The tests' SparkSession, tuned for tiny data on 2 cores: local[1], one shuffle
     partition, one Delta snapshot partition, no UI, the serial collector, and no code
     generation (TEST_ONLY_CONF); with clickstream's own settings (clickstream.session)
-    and the pinned JVM packages."""
+    and the pinned JVM packages. `s3a`: also the s3a connector spark-submit.sh adds for
+    s3a:// paths (hadoop-aws of Spark's own Hadoop, with its AWS SDK bundle)."""
+    import pyspark
     from pyspark.sql import SparkSession
 
-    from clickstream.packages import POSTGRESQL_JDBC, jvm_packages
+    from clickstream.packages import POSTGRESQL_JDBC, hadoop_aws, jvm_packages
     from clickstream.session import SESSION_CONF
+    from clickstream.submit import hadoop_version
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    packages = [*jvm_packages(), POSTGRESQL_JDBC]
+    if s3a:
+        packages.append(hadoop_aws(hadoop_version(Path(pyspark.__file__).parent)))
     builder = (
         SparkSession.builder.master("local[1]")
         .appName("clickstream-tests")
-        .config("spark.jars.packages", ",".join([*jvm_packages(), POSTGRESQL_JDBC]))
+        .config("spark.jars.packages", ",".join(packages))
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.ui.enabled", "false")
@@ -227,11 +233,14 @@ def state(spark, wh, file_names: bool = False) -> dict[str, list[tuple]]:
     """What an analyst sees: every row of every table in STATE_TABLES that exists,
     with every column but run_id, sorted. With `file_names`, `source_file` holds the
     file's name alone (two runs that read the same files through s3a:// and file:)."""
+    from delta.tables import DeltaTable
+
     got = {}
     for name in STATE_TABLES:
-        if not (wh / name / "_delta_log").exists():
+        path = f"{wh}/{name}"  # a folder or an s3a:// URI
+        if not DeltaTable.isDeltaTable(spark, path):
             continue
-        df = spark.read.format("delta").load(str(wh / name))
+        df = spark.read.format("delta").load(path)
         columns = sorted(c for c in df.columns if c not in RUN_SPECIFIC)
         rows = []
         for row in df.select(*columns).collect():
