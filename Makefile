@@ -49,7 +49,11 @@ run: setup check-java
 #   entry/ (./spark-submit.sh as a subprocess)  integration/ (throwaway servers)  scenario/
 # Measured times on 2 cores: docs/development.md.
 FAST_TESTS := tests/unit tests/transforms
-SUITE := $(FAST_TESTS) tests/runs tests/entry tests/integration
+# make test and make test-spark35 run whole modules on two pytest-xdist workers, the
+# slow process and server modules first, so that short modules fill the end
+# (docs/development.md: measured, and why two). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -59,7 +63,7 @@ test-fast: setup check-java
 
 # Everything but the multi-day scenario.
 test: setup check-java
-	$(PY) -m pytest $(SUITE)
+	$(PY) -m pytest $(PARALLEL) tests/integration tests/entry tests/runs $(FAST_TESTS)
 
 # Five days of a generated feed with late files and killed runs, against one clean run.
 scenario: setup check-java
@@ -71,10 +75,10 @@ scenario: setup check-java
 # spark-submit.sh picks), the export tests in process against PostgreSQL (the JDBC
 # writer), and a warehouse that Delta 4 wrote read and extended by Delta 3.3 (so it
 # needs the Spark 4 venv too). The entry, cluster and S3 tests stay on Spark 4.
-SPARK35_TESTS ?= $(FAST_TESTS) tests/runs tests/integration/test_export.py tests/integration/test_delta_compat.py \
+SPARK35_TESTS ?= tests/integration/test_export.py tests/integration/test_delta_compat.py tests/runs $(FAST_TESTS) \
 	--deselect tests/integration/test_export.py::test_a_killed_export_leaves_the_target_as_it_was_and_the_next_one_completes
 test-spark35: check-java setup $(VENV35)/.installed
-	$(VENV35)/bin/python -m pytest $(SPARK35_TESTS)
+	$(VENV35)/bin/python -m pytest $(PARALLEL) $(SPARK35_TESTS)
 
 $(VENV35)/.installed: setup.py
 	$(call make-venv,$(VENV35),$(SPARK35_PINS))

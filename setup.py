@@ -40,6 +40,8 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            # make test runs the suite's modules on two processes (docs/development.md)
+            "pytest-xdist>=3.5,<4",
             "chispa>=0.10,<0.13",
             "deltalake>=0.25,<2",
             "pyarrow>=15",

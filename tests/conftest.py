@@ -27,6 +27,14 @@ def pytest_runtest_protocol(item, nextitem):
         yield
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # The last test's teardown also ends the session's fixtures, whichever layer set
+    # them up (a PostgreSQL server stopped after a runs/ test, under pytest-xdist).
+    with layers.confined(layers.layer_of(Path(str(item.fspath))) if nextitem is not None else None):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _unit_takes_no_spark(request):
     if layers.layer_of(Path(str(request.node.fspath))) == "unit" and "spark" in request.fixturenames:

@@ -70,3 +70,23 @@ def test_a_test_outside_the_layers_is_refused(pytester):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-o", "addopts=", "tests")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*test_stray.py::test_x: a test module belongs in one of tests/{unit,*"])
+
+
+def test_a_server_set_up_by_integration_may_stop_after_a_runs_test(pytester):
+    """Session fixtures end in the last test's teardown, whatever its layer (under
+    pytest-xdist a worker may end on a runs/ test after an integration/ one)."""
+    shutil.copy(ROOT / "tests" / "conftest.py", pytester.path / "conftest.py")
+    shutil.copy(ROOT / "tests" / "layers.py", pytester.path / "layers.py")
+    for layer in ("integration", "runs"):
+        (pytester.path / "tests" / layer).mkdir(parents=True)
+    (pytester.path / "tests" / "integration" / "test_server.py").write_text(
+        "import subprocess\nimport pytest\n\n@pytest.fixture(scope='session')\ndef server():\n    yield\n"
+        "    subprocess.run(['true'], check=True)  # pg_ctl stop\n\ndef test_uses_it(server):\n    pass\n")
+    (pytester.path / "tests" / "runs" / "test_later.py").write_text(
+        "import subprocess\nimport pytest\n\n@pytest.fixture\ndef starts_one():\n    yield\n"
+        "    subprocess.run(['true'], check=True)\n\ndef test_a(starts_one):\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-o", "addopts=", "tests/integration",
+                                          "tests/runs")
+    # runs/'s own fixture still may not start a process at its teardown (not the last test).
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["ERROR tests/runs/test_later.py::test_a - layers.LayerViolation: tests/runs/*"])
