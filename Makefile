@@ -92,7 +92,7 @@ $(VENV35)/.installed: setup.py
 N ?= 1000000
 RUNS ?= 3
 bench: setup check-java
-	$(PY) -m clickstream.bench --events $(N) --runs $(RUNS)
+	$(PY) tools/bench.py --events $(N) --runs $(RUNS)
 
 package: setup
 	rm -rf dist/jobs dist/conf dist/*.whl

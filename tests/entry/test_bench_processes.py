@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from clickstream import bench
+import bench  # tools/bench.py (pytest.ini puts tools/ on the path)
 
 
 def test_tree_rss_counts_the_children(tmp_path):

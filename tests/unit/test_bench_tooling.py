@@ -3,7 +3,7 @@ counts, the docs table. (Timings are measured by `make bench`, never asserted he
 
 from __future__ import annotations
 
-from clickstream import bench
+import bench  # tools/bench.py (pytest.ini puts tools/ on the path)
 
 
 def test_tree_rss_counts_a_child_that_shares_its_parents_memory_once(monkeypatch):

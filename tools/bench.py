@@ -1,6 +1,6 @@
 """The benchmark behind `make bench`: our two jobs against the DuckDB reference, in one run.
 
-    python -m clickstream.bench --events N [--runs R] [--files K] [--duckdb PATH]
+    python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH]
 
 1. Generates the input once per parameters with `./spark-submit.sh generate`, cached
    under build/bench/input-<N>-<K>-<seed>/ (a `_COMPLETE` marker says it is whole).
@@ -29,7 +29,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = ROOT.parent / "shared" / "bench" / "duckdb_reference.py"
 
 

@@ -1,0 +1,26 @@
+"""What the shipped artifact holds: the zip that spark-submit puts on --py-files (and
+the wheel, built from the same package) carries the library and its conf, and no
+development tooling (the benchmark lives in tools/)."""
+
+from __future__ import annotations
+
+import build_zip  # libs/build_zip.py, what `make package` and spark-submit.sh run
+
+from helpers import ROOT
+
+MODULES = [
+    "__init__", "cli", "columns", "csv_export", "emr", "errors", "events", "export", "faults", "fs", "generate",
+    "hourly_stats", "incremental", "ingest", "inputs", "jdbc", "maintain", "packages", "profile", "report",
+    "session", "sessionize", "sessions", "show", "stats", "submit", "tables",
+]
+
+
+def test_the_zip_holds_the_library_modules_and_no_tooling():
+    names = [name for _, name in build_zip.members(str(ROOT))]
+    modules = sorted(n[len("clickstream/"):-len(".py")] for n in names if n.endswith(".py"))
+    assert modules == MODULES  # a new module is added here on purpose, and tooling never
+    assert not any(n.startswith("clickstream/bench") for n in names)
+    conf = sorted(n for n in names if not n.endswith(".py"))
+    assert conf == [f"clickstream/conf/sources/{s}.json" for s in ("app_events", "hipages", "impressions",
+                                                                    "mobile_events")] + [
+        f"clickstream/conf/spark/{e}.properties" for e in ("cluster", "emr", "local", "s3a-aws", "s3a-compatible")]
