@@ -80,8 +80,20 @@ def positive_int(value: str) -> int:
     return number
 
 
+# CLICKSTREAM_VERBOSE=1 brings back everything the console leaves out by default:
+# Ivy's resolution report (spark-submit.sh), Spark's INFO logs, py4j's.
+VERBOSE_ENV = "CLICKSTREAM_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
 def setup_logging() -> None:
+    """The jobs' own INFO lines (what a run is doing) on stderr; py4j's only when verbose."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not verbose():
+        logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 # Set by `check_args`: a job parses and validates its arguments, then stops before Spark.
