@@ -92,7 +92,7 @@ fi
 # under libs/, conf/sources/ or conf/spark/ is newer than the zip.
 ZIP="$ROOT/dist/clickstream.zip"
 if [[ ! -f "$ZIP" ]] || [[ -n "$(find "$ROOT/libs" "$ROOT/conf/sources" "$ROOT/conf/spark" \( -name "*.py" -o -name "*.json" -o -name "*.properties" \) -newer "$ZIP" -print -quit)" ]]; then
-  "$PY" "$ROOT/libs/build_zip.py" "$ROOT" "$ZIP" >&2
+  "$PY" "$ROOT/libs/build_zip.py" "$ROOT" "$ZIP" >/dev/null
 fi
 
 # conf/spark/<env>.properties as --conf pairs, the driver's Python, and --packages.
@@ -101,31 +101,14 @@ EXTRA="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.submit --root "$ROOT" --en
   -- "$@")" || exit 2
 readarray -t SUBMIT_ARGS <<< "$EXTRA"
 
-# A quiet console: the job's own lines, warnings and errors. Left out unless
-# CLICKSTREAM_VERBOSE=1: Spark's INFO logs (conf/log4j2.properties keeps warnings and
-# errors), Ivy's resolution report (each module found, the table of modules; a
-# download, Ivy's problems summary, a failure and anything after the report still
-# show), and the JVM's note about the incubator module Spark enables.
-quiet() {
-  awk '
-    /^(:: loading settings :: |Ivy Default Cache set to: )/ { ivy = 1 }
-    ivy && /^(::|\t|$|Ivy Default Cache set to: |The jars for the packages stored in: |[^ ]+#[^ ]+ added as a dependency$|downloading )/ {
-      if ($0 ~ /^:: problems summary ::/) problems = 1
-      if ($0 ~ /^:: retrieving :: /) problems = 0
-      if (problems || $0 ~ /^downloading |WARN|ERROR|::::|UNRESOLVED|NOT FOUND|FAILED/) { print; fflush() }
-      if ($0 ~ /artifacts copied/) ivy = 0
-      next
-    }
-    { ivy = 0 }
-    /^WARNING: Using incubator modules: jdk\.incubator\.vector$/ { next }
-    { print; fflush() }
-  '
-}
+# A quiet console (libs/clickstream/console.py): the job's own lines, warnings and
+# errors, without Ivy's resolution report; CLICKSTREAM_VERBOSE=1 shows everything,
+# with Spark's INFO logs (conf/log4j2.properties keeps warnings and errors).
 LOG4J="-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties "
 [[ "${CLICKSTREAM_VERBOSE:-0}" == "0" ]] || LOG4J=""
 CMD=("$SUBMIT" "${SUBMIT_ARGS[@]}" --conf "spark.jars.ivySettings=$ROOT/conf/ivysettings.xml"
      --driver-java-options "$LOG4J-Duser.timezone=UTC $DRIVER_JAVA_OPTS" --py-files "$ZIP"
      "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" "$ROOT/jobs/$JOB.py" "$@")
 [[ -z "$LOG4J" ]] && exec "${CMD[@]}"
-# Ivy prints its first line on stdout, before spark-submit points it at stderr.
-exec "${CMD[@]}" > >(awk '!/^:: loading settings :: / { print; fflush() }') 2> >(quiet >&2)
+console() { PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.console "$@"; }
+exec "${CMD[@]}" > >(console stdout) 2> >(console stderr >&2)

@@ -295,3 +295,47 @@ def write_later_days(src: Path) -> None:
                  hipages_line("late2", timestamp="13/01/2020 10:30:00"),
                  hipages_line("a1", user_id="u1", timestamp="13/01/2020 10:00:00"), '{"event_id": "x", "timestamp": 3}'])
     write_lines(src / "2020/01/15/c.json", [hipages_line(f"c{i}", timestamp="15/01/2020 23:59:59") for i in range(3)])
+
+
+# What spark-submit prints on stderr before a job's own lines when it resolves
+# --packages (abridged from real runs: a download, and Ivy's problems summary), then a
+# line of the JVM and a warning with its stack; and what the quiet console keeps of it
+# (libs/clickstream/console.py).
+IVY_REPORT = b"""Ivy Default Cache set to: /root/.ivy2.5.2/cache
+The jars for the packages stored in: /root/.ivy2.5.2/jars
+io.delta#delta-spark_4.2_2.13 added as a dependency
+:: resolving dependencies :: org.apache.spark#spark-submit-parent-cdb2;1.0
+\tconfs: [default]
+\tfound io.delta#delta-spark_4.2_2.13;4.4.0 in spark-list
+\tfound io.delta#delta-storage;4.4.0 in central
+downloading https://repo1.maven.org/maven2/io/delta/delta-storage/4.4.0/delta-storage-4.4.0.jar ...
+\t[SUCCESSFUL ] io.delta#delta-storage;4.4.0!delta-storage.jar (120ms)
+:: resolution report :: resolve 512ms :: artifacts dl 29ms
+\t:: modules in use:
+\tio.delta#delta-spark_4.2_2.13;4.4.0 from spark-list in [default]
+\t:: evicted modules:
+\torg.slf4j#slf4j-api;1.7.36 by [org.slf4j#slf4j-api;2.0.13] in [default]
+\t---------------------------------------------------------------------
+\t|                  |            modules            ||   artifacts   |
+\t|      default     |   37  |   0   |   0   |   4   ||   33  |   0   |
+\t---------------------------------------------------------------------
+
+:: problems summary ::
+:::: ERRORS
+\tunknown resolver null
+
+:: retrieving :: org.apache.spark#spark-submit-parent-cdb2
+\tconfs: [default]
+\t0 artifacts copied, 33 already retrieved (0kB/65ms)
+WARNING: Using incubator modules: jdk.incubator.vector
+26/12/02 04:22:31 WARN SomeSparkClass: a warning the user should see
+\tat a.stack.Frame(Frame.java:1)
+"""
+QUIET_REPORT = b"""downloading https://repo1.maven.org/maven2/io/delta/delta-storage/4.4.0/delta-storage-4.4.0.jar ...
+:: problems summary ::
+:::: ERRORS
+\tunknown resolver null
+
+26/12/02 04:22:31 WARN SomeSparkClass: a warning the user should see
+\tat a.stack.Frame(Frame.java:1)
+"""

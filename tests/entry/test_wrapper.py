@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from datetime import date
 
@@ -16,7 +17,7 @@ from clickstream import emr
 from clickstream.packages import jvm_packages
 
 import helpers
-from helpers import ROOT
+from helpers import IVY_REPORT, QUIET_REPORT, ROOT
 
 
 def without_java(tmp_path) -> dict:
@@ -142,45 +143,10 @@ def test_the_command_line_it_hands_to_spark_submit(tmp_path):
     assert args[-5:] == [f"{ROOT}/jobs/events.py", "--input", "in", "--warehouse", "wh"]
 
 
-# What spark-submit prints before a job's own lines when it resolves --packages from
-# the Ivy cache (abridged from a real run), then a line of the job and a warning.
-IVY_REPORT = """:: loading settings :: file = /repo/conf/ivysettings.xml
-Ivy Default Cache set to: /root/.ivy2.5.2/cache
-The jars for the packages stored in: /root/.ivy2.5.2/jars
-io.delta#delta-spark_4.2_2.13 added as a dependency
-:: resolving dependencies :: org.apache.spark#spark-submit-parent-cdb2;1.0
-\tconfs: [default]
-\tfound io.delta#delta-spark_4.2_2.13;4.4.0 in clickstream
-\tfound io.delta#delta-storage;4.4.0 in clickstream
-downloading https://repo1.maven.org/maven2/io/delta/delta-storage/4.4.0/delta-storage-4.4.0.jar ...
-\t[SUCCESSFUL ] io.delta#delta-storage;4.4.0!delta-storage.jar (120ms)
-:: resolution report :: resolve 512ms :: artifacts dl 29ms
-\t:: modules in use:
-\tio.delta#delta-spark_4.2_2.13;4.4.0 from clickstream in [default]
-\t:: evicted modules:
-\torg.slf4j#slf4j-api;1.7.36 by [org.slf4j#slf4j-api;2.0.13] in [default]
-\t---------------------------------------------------------------------
-\t|                  |            modules            ||   artifacts   |
-\t|      default     |   37  |   0   |   0   |   4   ||   33  |   0   |
-\t---------------------------------------------------------------------
-
-:: problems summary ::
-:::: ERRORS
-\tunknown resolver null
-
-:: retrieving :: org.apache.spark#spark-submit-parent-cdb2
-\tconfs: [default]
-\t0 artifacts copied, 33 already retrieved (0kB/65ms)
-WARNING: Using incubator modules: jdk.incubator.vector
-26/12/02 04:22:31 WARN SomeSparkClass: a warning the user should see
-\tat a.stack.Frame(Frame.java:1)
-"""
-
-
 def test_the_console_leaves_out_ivys_report_unless_verbose(tmp_path):
     home = tmp_path / "spark"
     (home / "bin").mkdir(parents=True)
-    (tmp_path / "report.txt").write_text(IVY_REPORT)
+    (tmp_path / "report.txt").write_text(IVY_REPORT.decode())
     (home / "bin" / "spark-submit").write_text(
         f'#!/bin/sh\necho ":: loading settings :: file = /repo/conf/ivysettings.xml"\n'
         f'cat {tmp_path / "report.txt"} >&2\necho "events run_id=r status=succeeded"\n'
@@ -190,13 +156,35 @@ def test_the_console_leaves_out_ivys_report_unless_verbose(tmp_path):
     quiet = helpers.submit(*args, env={"SPARK_HOME": str(home), "CLICKSTREAM_VERBOSE": "0"})
     assert (quiet.returncode, quiet.stdout) == (3, "events run_id=r status=succeeded\n")
     assert [line.rstrip() for line in quiet.stderr.splitlines()] == [
-        "downloading https://repo1.maven.org/maven2/io/delta/delta-storage/4.4.0/delta-storage-4.4.0.jar ...",
-        ":: problems summary ::", ":::: ERRORS", "\tunknown resolver null", "",
-        "26/12/02 04:22:31 WARN SomeSparkClass: a warning the user should see",
-        "\tat a.stack.Frame(Frame.java:1)",
-        f"log4j: -Dlog4j2.configurationFile=file:{ROOT}/conf/log4j2.properties -Duser.timezone=UTC",
-    ]
+        line.decode().rstrip() for line in QUIET_REPORT.splitlines()] + [
+        f"log4j: -Dlog4j2.configurationFile=file:{ROOT}/conf/log4j2.properties -Duser.timezone=UTC"]
+
     verbose = helpers.submit(*args, env={"SPARK_HOME": str(home), "CLICKSTREAM_VERBOSE": "1"})
     assert (verbose.returncode, verbose.stdout) == (
         3, ":: loading settings :: file = /repo/conf/ivysettings.xml\nevents run_id=r status=succeeded\n")
-    assert verbose.stderr == IVY_REPORT  # and Spark's own logging configuration: no log4j2 option
+    assert verbose.stderr == IVY_REPORT.decode()  # and Spark's own logging configuration: no log4j2 option
+
+def test_the_console_relays_each_line_as_it_comes(tmp_path):
+    """A job's line reaches the reader while the job still runs (a crash test waits for
+    its pause line before it kills): the filters pass on each line at once."""
+    home = tmp_path / "spark"
+    (home / "bin").mkdir(parents=True)
+    go = tmp_path / "go"
+    (home / "bin" / "spark-submit").write_text(
+        f'#!/bin/sh\necho "clickstream: paused at reading"\necho "a warning" >&2\n'
+        f'while [ ! -e {go} ]; do sleep 0.05; done\necho done\n')
+    (home / "bin" / "spark-submit").chmod(0o755)
+    env = {**os.environ, "CLICKSTREAM_PYTHON": sys.executable, "SPARK_HOME": str(home), "CLICKSTREAM_VERBOSE": "0"}
+    proc = subprocess.Popen(["./spark-submit.sh", "events", "--input", "in", "--warehouse", "wh"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(60, proc.kill)  # a filter that holds lines back fails, not hangs
+    watchdog.start()
+    try:
+        assert proc.stdout.readline() == b"clickstream: paused at reading\n"  # before the job goes on
+        assert proc.stderr.readline() == b"a warning\n"
+        go.touch()
+        assert proc.stdout.read() == b"done\n" and proc.wait(timeout=60) == 0
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()

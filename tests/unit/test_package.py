@@ -9,7 +9,7 @@ import build_zip  # libs/build_zip.py, what `make package` and spark-submit.sh r
 from helpers import ROOT
 
 MODULES = [
-    "__init__", "cli", "columns", "csv_export", "emr", "errors", "events", "export", "faults", "fs", "generate",
+    "__init__", "cli", "columns", "console", "csv_export", "emr", "errors", "events", "export", "faults", "fs", "generate",
     "hourly_stats", "incremental", "ingest", "inputs", "jdbc", "maintain", "packages", "profile", "report",
     "session", "sessionize", "sessions", "show", "stats", "submit", "tables",
 ]
