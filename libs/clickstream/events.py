@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import os
 import random
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -343,9 +342,9 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
         dated = inputs.dated_files(spark, fs.qualify(spark, cfg.input), cfg.input_layout, cfg.days)
         rep.days_requested, rep.days_missing = dated.days_requested, dated.days_missing
         if dated.days_missing:
-            print(f"events: warning: no input files for {len(dated.days_missing)} of {len(cfg.days)} requested "
-                  f"day(s): {', '.join(dated.days_missing)} (layout {cfg.input_layout} under {cfg.input})",
-                  file=sys.stderr, flush=True)
+            log.warning("no input files for %d of %d requested day(s): %s (layout %s under %s)",
+                        len(dated.days_missing), len(cfg.days), ", ".join(dated.days_missing), cfg.input_layout,
+                        cfg.input)
         files = dated.files
     elif not cfg.new_files_only:
         files = fs.list_input_files(spark, cfg.input)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 
 import pyspark.sql.functions as F
@@ -30,7 +31,7 @@ def ts(day: D, hour: int = 10) -> str:
 
 
 def test_a_28_day_backfill_reads_each_days_prefix_and_names_the_missing_days(spark, hipages_profile, tmp_path,
-                                                                              capsys):
+                                                                              caplog):
     first = D(2020, 1, 1)
     days = [first + dt.timedelta(days=i) for i in range(28)]
     for day in days:
@@ -43,9 +44,9 @@ def test_a_28_day_backfill_reads_each_days_prefix_and_names_the_missing_days(spa
     assert rep.days_missing == ["2020-01-05", "2020-01-17"]
     assert len(rep.days_requested) == 28 and rep.days_requested[0] == "2020-01-01"
     assert len(rep.input_files) == 26 and rep.events_written == 26 and len(rep.partitions_written) == 26
-    assert capsys.readouterr().err.splitlines().count(
-        f"events: warning: no input files for 2 of 28 requested day(s): 2020-01-05, 2020-01-17 "
-        f"(layout {{yyyy}}/{{MM}}/{{dd}} under {tmp_path / 'in'})") == 1
+    assert [(r.name, r.getMessage()) for r in caplog.records if r.levelno == logging.WARNING] == [(
+        "clickstream.events", f"no input files for 2 of 28 requested day(s): 2020-01-05, 2020-01-17 "
+        f"(layout {{yyyy}}/{{MM}}/{{dd}} under {tmp_path / 'in'})")]
     assert "outside" not in {r[0] for r in table_rows(spark, tmp_path / "wh", "events", "event_id")}
 
 
