@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from clickstream.errors import UsageError
@@ -20,7 +21,7 @@ def _path(spark: SparkSession, uri: str):
 
 
 def _first_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip().lstrip(": ")]
     java = [line for line in lines if "Exception:" in line]
     return (java or lines or [type(err).__name__])[0]
 
@@ -64,11 +65,17 @@ def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
 
 
 def is_directory(spark: SparkSession, uri: str) -> bool:
+    """True for a directory, False for a file or nothing at all. Any other failure (no
+    permission, a bucket that does not exist, a store that does not answer) is a
+    UsageError that names it, not "not a directory"."""
     path, fs = _path(spark, uri)
     try:
         return bool(fs.getFileStatus(path).isDirectory())
-    except Exception:  # FileNotFoundException
-        return False
+    except Py4JJavaError as err:
+        not_found = spark.sparkContext._jvm.java.lang.Class.forName("java.io.FileNotFoundException")
+        if not_found.isInstance(err.java_exception):
+            return False
+        raise UsageError(f"cannot read {uri}: {_first_line(err)}") from None
 
 
 def subdirectories(spark: SparkSession, uri: str) -> list[str]:

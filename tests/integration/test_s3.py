@@ -101,3 +101,16 @@ def test_s3_tables_equal_a_local_disk_run(spark, hipages_profile, s3_runs, tmp_p
     got = state(spark, "s3a://lake/wh", file_names=True)
     assert got == state(spark, local, file_names=True)
     assert (len(got["events"]), sorted(got)) == (16, ["events", "rejects"])
+
+
+def test_a_bucket_that_does_not_exist_is_named_not_called_not_a_directory(spark, s3):
+    from clickstream import fs
+    from clickstream.errors import UsageError
+
+    s3.put_object(Bucket="raw", Key="listed/x.json", Body=b"{}\n")
+    assert fs.is_directory(spark, "s3a://raw/listed") is True
+    assert fs.is_directory(spark, "s3a://raw/listed/x.json") is False
+    assert fs.is_directory(spark, "s3a://raw/no-such-prefix") is False
+    with pytest.raises(UsageError, match=r"^cannot read s3a://no-such-bucket/feed: "
+                       r"org\.apache\.hadoop\.fs\.s3a\.UnknownStoreException: "):
+        fs.is_directory(spark, "s3a://no-such-bucket/feed")
