@@ -2,8 +2,6 @@
 SparkSession shared by every in-process test, and the paths tests read."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import layers
@@ -15,7 +13,7 @@ pytest_plugins = ["pytester"]  # tests/unit/test_layers.py runs a test file of i
 def pytest_collection_modifyitems(config, items):
     """Every test lives in one layer folder and carries its name as a marker."""
     for item in items:
-        layer = layers.layer_of(Path(str(item.fspath)))
+        layer = layers.layer_of_node(item)
         if layer is None:
             raise pytest.UsageError(f"{item.nodeid}: a test module belongs in one of tests/{{{','.join(layers.LAYERS)}}}/")
         item.add_marker(layer)
@@ -31,13 +29,13 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_runtest_teardown(item, nextitem):
     # The last test's teardown also ends the session's fixtures, whichever layer set
     # them up (a PostgreSQL server stopped after a runs/ test, under pytest-xdist).
-    with layers.confined(layers.layer_of(Path(str(item.fspath))) if nextitem is not None else None):
+    with layers.confined(layers.layer_of_node(item) if nextitem is not None else None):
         yield
 
 
 @pytest.fixture(autouse=True)
 def _unit_takes_no_spark(request):
-    if layers.layer_of(Path(str(request.node.fspath))) == "unit" and "spark" in request.fixturenames:
+    if layers.layer_of_node(request.node) == "unit" and "spark" in request.fixturenames:
         pytest.fail("tests/unit/ takes no SparkSession; a test that needs one belongs in tests/transforms/ "
                     "or tests/runs/", pytrace=False)
 

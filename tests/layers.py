@@ -117,8 +117,12 @@ def confined(layer: str | None):
         _state["layer"] = previous
 
 
+def layer_of_node(node) -> str | None:
+    """The layer of a pytest item (or a fixture request's node): its module's folder."""
+    return layer_of(Path(str(node.fspath)))
+
+
 def wrap_protocol(item):
     """Run one test's setup, call and teardown under its layer's rules (for the
     conftest's pytest_runtest_protocol hook wrapper)."""
-    layer = layer_of(Path(str(item.fspath)))
-    return confined(layer)
+    return confined(layer_of_node(item))

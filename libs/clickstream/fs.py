@@ -21,7 +21,8 @@ def _path(spark: SparkSession, uri: str):
 
 
 def _first_line(err: Exception) -> str:
-    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip().lstrip(": ")]
+    # py4j puts the Java error on a line of its own that starts with ": ".
+    lines = [text for text in (line.strip().lstrip(": ") for line in str(err).splitlines()) if text]
     java = [line for line in lines if "Exception:" in line]
     return (java or lines or [type(err).__name__])[0]
 
