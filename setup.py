@@ -34,7 +34,7 @@ setup(
         # Spark 3.5 (EMR 7) up to the newest Spark that delta-spark supports.
         "pyspark>=3.5,<4.3",
         # delta-spark 4.4.1 is excluded: its JVM artifact is not on Maven Central,
-        # so `--packages` cannot fetch it (see libs/clickstream/packages.py).
+        # so `--packages` cannot fetch it (see libs/clickstream/deploy/packages.py).
         "delta-spark>=3.2,<4.5,!=4.4.1",
     ],
     extras_require={

@@ -52,7 +52,7 @@ JOBS="$(cd "$ROOT/jobs" && ls -1 *.py 2>/dev/null | sed 's/\.py$//' | grep -v '^
 
 # EMR steps are rendered, not run: plain Python, no Spark.
 if [[ "$JOB" == "emr-steps" ]]; then
-  PYTHONPATH="$ROOT/libs" exec "$PY" -m clickstream.emr "$@"
+  PYTHONPATH="$ROOT/libs" exec "$PY" -m clickstream.deploy.emr "$@"
 fi
 [[ -f "$ROOT/jobs/$JOB.py" ]] || die "unknown job '$JOB'; jobs: $JOBS"
 
@@ -68,7 +68,7 @@ for ((i = 0; i < ${#SPARK_OPTS[@]}; i++)); do
   esac
 done
 if [[ "$DEPLOY_MODE" != "cluster" ]]; then
-  PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.cli check "$ROOT/jobs/$JOB.py" "$@" \
+  PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.config.cli check "$ROOT/jobs/$JOB.py" "$@" \
     || exit $?
   for arg in "$@"; do
     [[ "$arg" == "-h" || "$arg" == "--help" ]] && exit 0  # the check printed the help
@@ -96,7 +96,7 @@ if [[ ! -f "$ZIP" ]] || [[ -n "$(find "$ROOT/libs" "$ROOT/conf/sources" "$ROOT/c
 fi
 
 # conf/spark/<env>.properties as --conf pairs, the driver's Python, and --packages.
-EXTRA="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.submit --root "$ROOT" --env "$ENVS" --python "$PY" \
+EXTRA="$(PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.deploy.submit --root "$ROOT" --env "$ENVS" --python "$PY" \
   --spark-dir "$(dirname "$(dirname "$SUBMIT")")" ${MASTER:+--master "$MASTER"} --packages "$USER_PACKAGES" \
   -- "$@")" || exit 2
 readarray -t SUBMIT_ARGS <<< "$EXTRA"
@@ -110,5 +110,5 @@ CMD=("$SUBMIT" "${SUBMIT_ARGS[@]}" --conf "spark.jars.ivySettings=$ROOT/conf/ivy
      --driver-java-options "$LOG4J-Duser.timezone=UTC $DRIVER_JAVA_OPTS" --py-files "$ZIP"
      "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" "$ROOT/jobs/$JOB.py" "$@")
 [[ -z "$LOG4J" ]] && exec "${CMD[@]}"
-console() { PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.console "$@"; }
+console() { PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.deploy.console "$@"; }
 exec "${CMD[@]}" > >(console stdout) 2> >(console stderr >&2)

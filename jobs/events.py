@@ -1,14 +1,15 @@
 """Entry point of the `events` job: raw event lines -> the events and rejects tables.
 
-Options: README, "Command line", or `./spark-submit.sh events --help`.
+Options: docs/reference.md, or `./spark-submit.sh events --help`.
 """
 import sys
 
-from clickstream import cli, events
+from clickstream.config import cli
+from clickstream.runs import events
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-events")
     return events.run(spark, cfg).exit_code

@@ -1,14 +1,15 @@
 """Entry point of the `export` job: a warehouse table -> PostgreSQL or Redshift, idempotently.
 
-Options: README, "Command line", or `./spark-submit.sh export --help`.
+Options: docs/reference.md, or `./spark-submit.sh export --help`.
 """
 import sys
 
-from clickstream import cli, export
+from clickstream.config import cli
+from clickstream.runs import export
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-export")
     export.run(spark, cfg)

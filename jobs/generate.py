@@ -1,14 +1,15 @@
 """Entry point of the `generate` job: generated hipages-format JSON lines, for load tests.
 
-Options: README, "Command line", or `./spark-submit.sh generate --help`.
+Options: docs/reference.md, or `./spark-submit.sh generate --help`.
 """
 import sys
 
-from clickstream import cli, generate
+from clickstream.config import cli
+from clickstream.runs import generate
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-generate")
     generate.run(spark, cfg)

@@ -1,14 +1,15 @@
 """Entry point of the `hourly_stats` job: the events table -> hourly_stats (or hourly_stats_<dims>).
 
-Options: README, "Command line", or `./spark-submit.sh hourly_stats --help`.
+Options: docs/reference.md, or `./spark-submit.sh hourly_stats --help`.
 """
 import sys
 
-from clickstream import cli, hourly_stats
+from clickstream.config import cli
+from clickstream.runs import hourly_stats
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-hourly-stats")
     hourly_stats.run(spark, cfg)

@@ -1,14 +1,15 @@
 """Entry point of the `maintain` job: OPTIMIZE and VACUUM the warehouse's tables.
 
-Options: README, "Command line", or `./spark-submit.sh maintain --help`.
+Options: docs/reference.md, or `./spark-submit.sh maintain --help`.
 """
 import sys
 
-from clickstream import cli, maintain
+from clickstream.config import cli
+from clickstream.runs import maintain
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-maintain")
     maintain.run(spark, cfg)

@@ -1,14 +1,15 @@
 """Entry point of the `sessions` job: the events table -> sessions, with conversion flags.
 
-Options: README, "Command line", or `./spark-submit.sh sessions --help`.
+Options: docs/reference.md, or `./spark-submit.sh sessions --help`.
 """
 import sys
 
-from clickstream import cli, sessions
+from clickstream.config import cli
+from clickstream.runs import sessions
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-sessions")
     sessions.run(spark, cfg)

@@ -1,14 +1,15 @@
 """Entry point of the `show` job: where the warehouse's tables are, how big, and their first rows.
 
-Options: README, "Command line", or `./spark-submit.sh show --help`.
+Options: docs/reference.md, or `./spark-submit.sh show --help`.
 """
 import sys
 
-from clickstream import cli, show
+from clickstream.config import cli
+from clickstream.runs import show
 
 
 def main(cfg):
-    from clickstream.session import build_session
+    from clickstream.config.spark_session import build_session
 
     spark = build_session("clickstream-show")
     return show.run(spark, cfg)

@@ -55,7 +55,7 @@ def _profile(name: str):
     """A session fixture: the bundled source profile `name`."""
     @pytest.fixture(scope="session")
     def profile():
-        from clickstream.profile import load_profile
+        from clickstream.config.profiles import load_profile
 
         return load_profile(CONF_DIR, name)
 

@@ -38,15 +38,15 @@ TEST_ONLY_SUBMIT_CONF = [arg for key, value in TEST_ONLY_CONF.items() for arg in
 def shared_session(s3a: bool = False):
     """The tests' SparkSession, tuned for tiny data on 2 cores: local[1], one shuffle
     partition, one Delta snapshot partition, no UI, the serial collector, and no code
-    generation (TEST_ONLY_CONF); with clickstream's own settings (clickstream.session)
+    generation (TEST_ONLY_CONF); with clickstream's own settings (clickstream.config.spark_session)
     and the pinned JVM packages. `s3a`: also the s3a connector spark-submit.sh adds for
     s3a:// paths (hadoop-aws of Spark's own Hadoop, with its AWS SDK bundle)."""
     import pyspark
     from pyspark.sql import SparkSession
 
-    from clickstream.packages import POSTGRESQL_JDBC, hadoop_aws, jvm_packages
-    from clickstream.session import SESSION_CONF
-    from clickstream.submit import hadoop_version
+    from clickstream.deploy.packages import POSTGRESQL_JDBC, hadoop_aws, jvm_packages
+    from clickstream.config.spark_session import SESSION_CONF
+    from clickstream.deploy.submit import hadoop_version
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     packages = [*jvm_packages(), POSTGRESQL_JDBC]
@@ -207,7 +207,7 @@ def events_args(src, wh, run_id, *extra):
 
 
 def run_events(spark, profile, src, wh, run_id, **kw):
-    from clickstream import events
+    from clickstream.runs import events
 
     kw.setdefault("max_reject_rate", 1.0)
     return events.run(spark, events.EventsConfig(input=str(src), warehouse=str(wh), profile=profile,
@@ -215,7 +215,7 @@ def run_events(spark, profile, src, wh, run_id, **kw):
 
 
 def run_stats(spark, wh, run_id, **kw):
-    from clickstream import hourly_stats
+    from clickstream.runs import hourly_stats
 
     return hourly_stats.run(spark, hourly_stats.StatsConfig(warehouse=str(wh), run_id=run_id, **kw))
 
@@ -260,7 +260,7 @@ def run_job(spark, job: str, *argv: str) -> int:
     stderr, and its exit code, as spark-submit would run it (no JVM started)."""
     import importlib.util
 
-    from clickstream import cli
+    from clickstream.config import cli
 
     spec = importlib.util.spec_from_file_location(f"jobs_{job}", ROOT / "jobs" / f"{job}.py")
     module = importlib.util.module_from_spec(spec)

@@ -1,7 +1,7 @@
 """Crash safety through the real entry point.
 
 Runs of `./spark-submit.sh` are SIGKILLed mid-MERGE and at a pause point of
-`clickstream.faults`. After each kill the tables must be readable and either unchanged
+`clickstream.config.faults`. After each kill the tables must be readable and either unchanged
 or fully updated, and the next run must give exactly the rows of one clean run. The
 subprocesses start together (one JVM each), beside the clean run in process.
 """

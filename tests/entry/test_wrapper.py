@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
-from clickstream import emr
-from clickstream.packages import jvm_packages
+from clickstream.deploy import emr
+from clickstream.deploy.packages import jvm_packages
 
 import helpers
 from helpers import IVY_REPORT, QUIET_REPORT, ROOT
@@ -105,9 +105,9 @@ def test_the_zip_alone_carries_the_library_and_its_conf(tmp_path):
     assert built.stdout == f"built {tmp_path / 'cs.zip'}\n"
     names = zipfile.ZipFile(tmp_path / "cs.zip").namelist()
     assert "clickstream/conf/sources/hipages.json" in names and "clickstream/conf/spark/emr.properties" in names
-    assert "clickstream/events.py" in names and not any("__pycache__" in n for n in names)
-    probe = ("import clickstream, json; from clickstream.profile import load_profile, available; "
-             "from clickstream.emr import emr_properties; p = load_profile(None, 'hipages'); "
+    assert "clickstream/runs/events.py" in names and not any("__pycache__" in n for n in names)
+    probe = ("import clickstream, json; from clickstream.config.profiles import load_profile, available; "
+             "from clickstream.deploy.emr import emr_properties; p = load_profile(None, 'hipages'); "
              "print(json.dumps([clickstream.__file__, available(), p.timezone, p.input_layout, "
              "emr_properties()['spark.sql.session.timeZone']]))")
     # -S: no site-packages, so no editable install of clickstream; -I: no PYTHONPATH, cwd.

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from clickstream import export, sessions
-from clickstream.errors import JobFailed, UsageError
+from clickstream.runs import export, sessions
+from clickstream.config.errors import JobFailed, UsageError
 
 import helpers
 import servers

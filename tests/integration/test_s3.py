@@ -34,7 +34,7 @@ def s3(spark, s3_endpoint):
     would (the credentials as fixed keys: the JVM's environment was set at its start)."""
     import boto3
 
-    from clickstream.submit import env_properties
+    from clickstream.deploy.submit import env_properties
 
     settings = {**env_properties(CONF_DIR, "s3a-compatible"),
                 "spark.hadoop.fs.s3a.endpoint": s3_endpoint,
@@ -69,8 +69,8 @@ def s3_runs(spark, hipages_profile, s3, tmp_path_factory):
 def test_the_s3a_connector_is_the_one_of_sparks_own_hadoop(spark, s3_runs):
     import pyspark
 
-    from clickstream.packages import hadoop_aws
-    from clickstream.submit import hadoop_version
+    from clickstream.deploy.packages import hadoop_aws
+    from clickstream.deploy.submit import hadoop_version
 
     version = hadoop_version(Path(pyspark.__file__).parent)
     assert version == {"3.5": "3.3.4", "4.2": "3.5.0"}[".".join(pyspark.__version__.split(".")[:2])]
@@ -104,8 +104,8 @@ def test_s3_tables_equal_a_local_disk_run(spark, hipages_profile, s3_runs, tmp_p
 
 
 def test_a_bucket_that_does_not_exist_is_named_not_called_not_a_directory(spark, s3):
-    from clickstream import fs
-    from clickstream.errors import UsageError
+    from clickstream.warehouse import fs
+    from clickstream.config.errors import UsageError
 
     s3.put_object(Bucket="raw", Key="listed/x.json", Body=b"{}\n")
     assert fs.is_directory(spark, "s3a://raw/listed") is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from clickstream import events
+from clickstream.runs import events
 
 from helpers import run_events, state, table_rows, write_first_day, write_later_days
 
@@ -32,7 +32,7 @@ def test_two_runs_at_once_lose_and_double_nothing(spark, hipages_profile, tmp_pa
         t.start()
     for t in threads:
         t.join(timeout=600)
-    assert all(isinstance(r, events.report.RunReport) for r in results.values()), results
+    assert all(isinstance(r, events.run_reports.RunReport) for r in results.values()), results
     assert results["a"].events_written + results["b"].events_written == 14
     assert state(spark, wh) == clean
     ids = [r[0] for r in table_rows(spark, wh, "events", "event_id")]

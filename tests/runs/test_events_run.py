@@ -7,8 +7,8 @@ import glob
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream import events
-from clickstream.errors import UsageError
+from clickstream.runs import events
+from clickstream.config.errors import UsageError
 
 from helpers import SHARED_DATA
 from helpers import hipages_line as L

@@ -8,7 +8,7 @@ import json
 import pyspark.sql.functions as F
 import pytest
 
-from clickstream import tables
+from clickstream.config import schemas
 
 from helpers import CHECKOUT, IMP_HEADER, ROOT, read_report, run_events, run_job, run_stats, table_rows
 
@@ -165,8 +165,8 @@ def test_a_warehouse_from_before_feeds_is_migrated(spark, tmp_path, hipages_prof
     from helpers import hipages_line, write_lines
 
     wh = tmp_path / "wh"
-    legacy = tables.EVENTS_SCHEMA.fieldNames()
-    old_schema = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in tables.EVENTS_SCHEMA.fields
+    legacy = schemas.EVENTS_SCHEMA.fieldNames()
+    old_schema = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in schemas.EVENTS_SCHEMA.fields
                            if f.name not in ("source", "properties"))
     row = ("e1", "u1", "s1", dt.datetime(2017, 2, 2, 20, 22), "hipages.com.au", "articles", None, "page_view",
            "https://www.hipages.com.au/articles", "1.2.3.4", "file:/old.json", "old-run", dt.date(2017, 2, 2))
@@ -219,7 +219,7 @@ def test_files_whose_path_needs_escaping_keep_their_headers_and_rejects(spark, t
 
 
 def test_sessions_of_every_feed_with_each_profiles_rules(spark, warehouse):
-    from clickstream import sessions
+    from clickstream.runs import sessions
 
     wh, _ = warehouse
     rep = sessions.run(spark, sessions.SessionsConfig(warehouse=str(wh), run_id="sess-all"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clickstream import generate
-from clickstream.errors import UsageError
+from clickstream.runs import generate
+from clickstream.config.errors import UsageError
 
 from helpers import read_report, run_events, run_job
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream import csv_export, events, hourly_stats
-from clickstream.errors import UsageError
+from clickstream.warehouse import extracts
+from clickstream.runs import events, hourly_stats
+from clickstream.config.errors import UsageError
 
 from helpers import SHARED_DATA
 from helpers import hipages_line as L
@@ -160,5 +161,5 @@ def test_csv_exports(spark, hipages_profile, tmp_path):
 def test_csv_renders_null_as_empty_field_and_sorts_nulls_first(spark, tmp_path):
     df = spark.createDataFrame([("b", None), ("a", dt.datetime(2017, 1, 2, 3, 4, 5)), (None, None)],
                                "k string, t timestamp")
-    out = csv_export.write_csv(spark, df, str(tmp_path / "x.csv"))
+    out = extracts.write_csv(spark, df, str(tmp_path / "x.csv"))
     assert open(out).read() == "k,t\n,\na,2017-01-02 03:04:05\nb,\n"

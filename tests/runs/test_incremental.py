@@ -12,8 +12,10 @@ import pyspark.sql.functions as F
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream import events, hourly_stats, tables
-from clickstream.errors import JobFailed, UsageError
+from clickstream.config import schemas
+from clickstream.warehouse import tables
+from clickstream.runs import events, hourly_stats
+from clickstream.config.errors import JobFailed, UsageError
 
 from helpers import hipages_line as L
 from helpers import run_events, run_job, run_stats, table_rows, write_lines
@@ -98,7 +100,7 @@ def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark
     src, wh = tmp_path / "in", tmp_path / "wh"
     write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])
     run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
-    rows, rejects = table_rows(spark, wh, "events", *tables.EVENTS_COLUMNS), table_rows(spark, wh, "rejects", "raw")
+    rows, rejects = table_rows(spark, wh, "events", *schemas.EVENTS_COLUMNS), table_rows(spark, wh, "rejects", "raw")
     # A run that died after its commits, before Spark recorded the batch as done.
     checkpoint = next((wh / "_checkpoints").iterdir())
     for name in ("0", ".0.crc"):
@@ -108,7 +110,7 @@ def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark
     assert [b["batch_id"] for b in rep.batches] == [0]
     assert (rep.events_written, rep.duplicates, rep.rejected_total, rep.events_commits) == (0, 2, 1, [])
     assert version(spark, wh / "events") == before
-    assert table_rows(spark, wh, "events", *tables.EVENTS_COLUMNS) == rows
+    assert table_rows(spark, wh, "events", *schemas.EVENTS_COLUMNS) == rows
     assert table_rows(spark, wh, "rejects", "raw") == rejects
 
 

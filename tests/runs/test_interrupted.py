@@ -1,4 +1,4 @@
-"""Runs stopped at a pause point of clickstream.faults, in process: the point raises
+"""Runs stopped at a pause point of clickstream.config.faults, in process: the point raises
 instead of pausing, so the tables hold exactly what a SIGKILL there leaves on disk
 (every commit before the point, nothing after it: no checkpoint entry, no report).
 The next run must complete the work: its tables equal one clean run's. The real
@@ -10,7 +10,7 @@ import shutil
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream import faults
+from clickstream.config import faults
 
 from helpers import run_events, run_stats, state, write_first_day, write_later_days
 

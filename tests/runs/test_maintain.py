@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream import events, hourly_stats, maintain
-from clickstream.errors import UsageError
+from clickstream.runs import events, hourly_stats, maintain
+from clickstream.config.errors import UsageError
 
 from helpers import hipages_line as L
 from helpers import table_rows, write_lines

@@ -4,7 +4,7 @@ import datetime as dt
 from collections import defaultdict
 from hashlib import sha256
 
-from clickstream import generate, sessions
+from clickstream.runs import generate, sessions
 
 from helpers import hipages_line, run_events, run_job, write_lines
 

@@ -16,7 +16,7 @@ import json
 import os
 import random
 
-from clickstream import maintain
+from clickstream.runs import maintain
 
 from helpers import Job, events_args, run_events, run_stats, state, write_lines
 

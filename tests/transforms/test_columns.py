@@ -5,7 +5,7 @@ import datetime as dt
 import pyspark.sql.functions as F
 from chispa import assert_column_equality
 
-from clickstream import columns as C
+from clickstream.rules import columns as C
 
 
 URL_CASES = [

@@ -6,8 +6,10 @@ import json
 import pyspark.sql.functions as F
 from chispa import assert_df_equality
 
-from clickstream import events, ingest, tables
-from clickstream.profile import parse_profile
+from clickstream.config import schemas
+from clickstream.rules import events as event_rules
+from clickstream.runs import events
+from clickstream.config.profiles import parse_profile
 
 
 def line(event_id="e1", user_id="u1", action="page_view", url="https://www.hipages.com.au/articles",
@@ -23,7 +25,7 @@ def lines_df(spark, raw_lines, source_file="file:/in/a.json"):
 
 
 def empty_events(spark):
-    return spark.createDataFrame([], tables.EVENTS_SCHEMA)
+    return spark.createDataFrame([], schemas.EVENTS_SCHEMA)
 
 
 def classify(spark, profile, raw_lines, existing=None):
@@ -217,7 +219,7 @@ def test_copy_already_in_the_table_wins(spark, hipages_profile):
         classify(spark, hipages_profile, [stored_line])
         .withColumn("run_id", F.lit("old"))
         .withColumn("source", F.lit("hipages"))
-        .select(*tables.EVENTS_COLUMNS)
+        .select(*schemas.EVENTS_COLUMNS)
     )
     got = classify(spark, hipages_profile, [
         line(event_id="e1", action="button_click"),  # differs from the stored copy
@@ -255,7 +257,7 @@ def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipa
         classify(spark, hipages_profile, [line(event_id="s1"), line(event_id="s2")])
         .withColumn("run_id", F.lit("old"))
         .withColumn("source", F.lit("hipages"))
-        .select(*tables.EVENTS_COLUMNS)
+        .select(*schemas.EVENTS_COLUMNS)
     )
     parsed = events.parse_lines(lines_df(spark, [
         line(event_id="e1"), line(event_id="e1"),   # repeated in the batch
@@ -265,7 +267,7 @@ def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipa
         line(event_id="e3"),                        # ... so e3 has one candidate copy
         "", "",
     ]), hipages_profile)
-    got = ingest.keys_to_compare(parsed, stored)
+    got = event_rules.keys_to_compare(parsed, stored)
     assert sorted(r["event_id"] for r in got.collect()) == ["e1", "s1"]
 
 
@@ -274,7 +276,7 @@ def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_pro
         classify(spark, hipages_profile, [line(event_id="s1")])
         .withColumn("run_id", F.lit("old"))
         .withColumn("source", F.lit("hipages"))
-        .select(*tables.EVENTS_COLUMNS)
+        .select(*schemas.EVENTS_COLUMNS)
     )
     parsed = events.parse_lines(lines_df(spark, [
         line(event_id="s1", action="other"), line(event_id="s1"), line(event_id="e1"),
@@ -282,8 +284,8 @@ def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_pro
         line(event_id="e3", url="nope://"),
     ]), hipages_profile).cache()  # as the events job does: the comparison path reads it four times
     try:
-        compare = F.broadcast(ingest.keys_to_compare(parsed, stored))
-        got = ingest.with_dedup_status(parsed, stored, compare=compare)
+        compare = F.broadcast(event_rules.keys_to_compare(parsed, stored))
+        got = event_rules.with_dedup_status(parsed, stored, compare=compare)
         assert outcomes(got) == [
             ("rejected", "conflicting_duplicate"), ("duplicate", None), ("new", None), ("duplicate", None),
             ("rejected", "conflicting_duplicate"), ("new", None), ("blank", None), ("rejected", "bad_url"),
@@ -291,7 +293,7 @@ def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_pro
         # (a map cannot be sorted on: compare its entries)
         entries = F.array_sort(F.map_entries("properties"))
         assert_df_equality(got.withColumn("properties", entries),
-                           ingest.with_dedup_status(parsed, stored).withColumn("properties", entries),
+                           event_rules.with_dedup_status(parsed, stored).withColumn("properties", entries),
                            ignore_row_order=True)
     finally:
         parsed.unpersist()

@@ -7,8 +7,10 @@ import json
 
 from chispa import assert_df_equality
 
-from clickstream import events, ingest, tables
-from clickstream.profile import parse_profile
+from clickstream.config import schemas
+from clickstream.rules import events as event_rules
+from clickstream.runs import events
+from clickstream.config.profiles import parse_profile
 
 from helpers import CHECKOUT, IMP_HEADER
 
@@ -28,9 +30,9 @@ def lines_df(spark, raw_lines, source_file=FILE):
 def classify(spark, profile, raw_lines, salt="", source_file=FILE):
     headers = {}
     if profile.format == "csv" and profile.csv_header:
-        headers = {source_file: ingest.csv_header(raw_lines[0], profile.csv_delimiter)}
+        headers = {source_file: event_rules.csv_header(raw_lines[0], profile.csv_delimiter)}
     return events.classify(lines_df(spark, raw_lines, source_file), profile,
-                           spark.createDataFrame([], tables.EVENTS_SCHEMA), salt, headers)
+                           spark.createDataFrame([], schemas.EVENTS_SCHEMA), salt, headers)
 
 
 def outcomes(df):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from clickstream import generate
+from clickstream.runs import generate
 
 
 CFG = dict(events=3000, files=3, days=3, users=200, bad_rate=0.3, seed=7)

@@ -6,8 +6,9 @@ from hashlib import sha256
 import pytest
 from chispa import assert_df_equality
 
-from clickstream import sessionize, tables
-from clickstream.profile import SessionRules
+from clickstream.config import schemas
+from clickstream.rules import sessions as session_rules
+from clickstream.config.profiles import SessionRules
 
 
 MOBILE = SessionRules(gap_minutes=15, conversion="Ride Started|Ride Done|Rating Screen", device_property="device_id")
@@ -19,11 +20,11 @@ def events_df(spark, rows, source="m"):
     """Events from (event_id, user_id, time_stamp, activity[, device]) tuples."""
     full = [(source, r[0], r[1], None, r[2], "app.local", "home", None, r[3], None, None,
              {"device_id": r[4]} if len(r) > 4 else {}, "f", "r", r[2].date()) for r in rows]
-    return spark.createDataFrame(full, tables.EVENTS_SCHEMA)
+    return spark.createDataFrame(full, schemas.EVENTS_SCHEMA)
 
 
 def cut(spark, rows, rule=MOBILE, *columns):
-    got = sessionize.sessions(events_df(spark, rows), {"m": rule})
+    got = session_rules.sessions(events_df(spark, rows), {"m": rule})
     got = got.select(*columns) if columns else got
     return sorted(tuple(r) for r in got.collect())
 
@@ -36,11 +37,11 @@ def test_one_session_every_column(spark):
     rows = [("e1", "u1", T0, "App Opened", "d1"),
             ("e2", "u1", T0 + dt.timedelta(minutes=5, milliseconds=250), "Ride Started - Successful", "d1"),
             ("e3", "u1", T0 + dt.timedelta(minutes=9, seconds=59, milliseconds=999), "Rating Screen", "d1")]
-    got = sessionize.sessions(events_df(spark, rows), {"m": MOBILE})
+    got = session_rules.sessions(events_df(spark, rows), {"m": MOBILE})
     expected = spark.createDataFrame([(
         sid("m", "u1", "d1", "e1"), "m", "u1", "d1", T0, T0 + dt.timedelta(minutes=9, seconds=59, milliseconds=999),
         599, 3, "App Opened", "Rating Screen", "app.local", "home", True, T0 + dt.timedelta(minutes=5, milliseconds=250),
-        "Ride Started - Successful", T0.date())], sessionize.SESSIONS_SCHEMA)
+        "Ride Started - Successful", T0.date())], schemas.SESSIONS_SCHEMA)
     assert_df_equality(got, expected, ignore_nullable=True)
 
 
@@ -91,7 +92,7 @@ def test_ties_in_time_are_ordered_by_event_id(spark):
 def test_each_source_has_its_own_rules_in_one_pass(spark):
     rows = [("a", "u1", T0, "x"), ("b", "u1", T0 + dt.timedelta(minutes=20), "buy")]
     events = events_df(spark, rows, "s15").unionByName(events_df(spark, rows, "s30"))
-    got = sessionize.sessions(events, {"s15": SessionRules(15, "buy"), "s30": SessionRules(30)})
+    got = session_rules.sessions(events, {"s15": SessionRules(15, "buy"), "s30": SessionRules(30)})
     assert sorted(tuple(r) for r in got.select("source", "event_count", "converted").collect()) == [
         ("s15", 1, False), ("s15", 1, True), ("s30", 2, None)]
 
@@ -99,5 +100,5 @@ def test_each_source_has_its_own_rules_in_one_pass(spark):
 def test_daily_summary(spark):
     rows = [("a", "u1", T0, "x"), ("b", "u1", T0 + dt.timedelta(seconds=90), "Ride Done"),
             ("c", "u2", T0, "x"), ("d", "u3", T0, "x"), ("e", "u3", T0 + dt.timedelta(seconds=30), "x")]
-    got = sessionize.daily_summary(sessionize.sessions(events_df(spark, rows), {"m": MOBILE}))
+    got = session_rules.daily_summary(session_rules.sessions(events_df(spark, rows), {"m": MOBILE}))
     assert [tuple(r) for r in got.collect()] == [(T0.date(), "m", 3, 1, 0.3333, 30.0)]

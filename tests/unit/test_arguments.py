@@ -1,5 +1,5 @@
 """Every job's command line, checked in plain Python: what spark-submit.sh runs before
-it starts a JVM (`python -m clickstream.cli check`), so each refusal here costs the
+it starts a JVM (`python -m clickstream.config.cli check`), so each refusal here costs the
 user under a second and prints one line."""
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-from clickstream import cli, emr, events, export, generate, hourly_stats, maintain, sessions, show, stats
-from clickstream.errors import UsageError
+from clickstream.config import cli
+from clickstream.deploy import emr
+from clickstream.rules import hourly_stats as stats_rules
+from clickstream.runs import events, export, generate, hourly_stats, maintain, sessions, show
+from clickstream.config.errors import UsageError
 
 from helpers import CONF_DIR, ROOT
 
@@ -63,7 +66,7 @@ def test_good_arguments_pass_the_check_and_stop_there(capsys, monkeypatch):
 
 
 def test_the_check_runs_the_job_file_itself(capsys, monkeypatch):
-    """`python -m clickstream.cli check jobs/<job>.py ARGS`, as spark-submit.sh runs it:
+    """`python -m clickstream.config.cli check jobs/<job>.py ARGS`, as spark-submit.sh runs it:
     the job file's own parse, its exit code, and nothing started."""
     monkeypatch.setattr(sys, "argv", sys.argv[:])
     monkeypatch.setenv(cli.CHECK_ONLY_ENV, "")
@@ -125,7 +128,7 @@ def test_from_alone_runs_through_today():
 ])
 def test_dimensions_keep_their_order(value, expected):
     assert hourly_stats.parse_dimensions(value) == expected
-    assert stats.table_name(expected) == "_".join(("hourly_stats",) + expected)
+    assert stats_rules.table_name(expected) == "_".join(("hourly_stats",) + expected)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clickstream import console
+from clickstream.deploy import console
 
 from helpers import IVY_REPORT, QUIET_REPORT
 

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from clickstream import emr
-from clickstream.errors import UsageError
+from clickstream.deploy import emr
+from clickstream.config.errors import UsageError
 
 
 PROPS = {"spark.sql.session.timeZone": "UTC", "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}

@@ -8,8 +8,9 @@ import os
 import pyspark.sql.types as T
 import pytest
 
-from clickstream import export, jdbc
-from clickstream.errors import UsageError
+from clickstream.warehouse import jdbc
+from clickstream.runs import export
+from clickstream.config.errors import UsageError
 
 import servers
 

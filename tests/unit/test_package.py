@@ -9,9 +9,15 @@ import build_zip  # libs/build_zip.py, what `make package` and spark-submit.sh r
 from helpers import ROOT
 
 MODULES = [
-    "__init__", "cli", "columns", "console", "csv_export", "emr", "errors", "events", "export", "faults", "fs", "generate",
-    "hourly_stats", "incremental", "ingest", "inputs", "jdbc", "maintain", "packages", "profile", "report",
-    "session", "sessionize", "sessions", "show", "stats", "submit", "tables",
+    "__init__",
+    "config/__init__", "config/cli", "config/errors", "config/faults", "config/profiles", "config/schemas",
+    "config/spark_session",
+    "deploy/__init__", "deploy/console", "deploy/emr", "deploy/packages", "deploy/submit",
+    "rules/__init__", "rules/columns", "rules/events", "rules/hourly_stats", "rules/sessions",
+    "runs/__init__", "runs/events", "runs/export", "runs/generate", "runs/hourly_stats", "runs/maintain",
+    "runs/sessions", "runs/show",
+    "warehouse/__init__", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/inputs",
+    "warehouse/jdbc", "warehouse/run_reports", "warehouse/tables",
 ]
 
 

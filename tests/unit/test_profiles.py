@@ -3,9 +3,9 @@ comes from the environment."""
 
 import pytest
 
-from clickstream import events
-from clickstream.errors import UsageError
-from clickstream.profile import parse_profile
+from clickstream.runs import events
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import parse_profile
 
 from helpers import CHECKOUT, CONF_DIR
 

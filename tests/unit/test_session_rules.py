@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from clickstream import sessions
-from clickstream.errors import UsageError
-from clickstream.profile import SessionRules, load_profile, parse_profile
+from clickstream.runs import sessions
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import SessionRules, load_profile, parse_profile
 
 from helpers import CONF_DIR
 
@@ -39,5 +39,5 @@ def test_bad_session_rules_name_the_problem(sessions_spec, message):
 def test_flags_win_over_the_profile():
     cfg = sessions.parse_args(["--warehouse", "w", "--source", "mobile_events", "--gap-minutes", "5",
                                "--conversion", "Done"])
-    assert sessions.session_rules(cfg, ["mobile_events", "hipages"]) == {
+    assert sessions.rules_by_source(cfg, ["mobile_events", "hipages"]) == {
         "mobile_events": SessionRules(5, "Done", "device_id"), "hipages": SessionRules(5, "Done", None)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from clickstream import submit
-from clickstream.errors import UsageError
-from clickstream.packages import jvm_packages
+from clickstream.deploy import submit
+from clickstream.config.errors import UsageError
+from clickstream.deploy.packages import jvm_packages
 
 from helpers import ROOT
 

@@ -7,7 +7,7 @@
 delta-spark 4.4.1 is on PyPI but its JVM artifact is not on Maven Central, so
 4.4.0 is the newest Delta that `--packages` can fetch for Spark 4.2.
 
-`python -m clickstream.submit` (run by spark-submit.sh) prints them with the rest.
+`python -m clickstream.deploy.submit` (run by spark-submit.sh) prints them with the rest.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DELTA = {
 
 
 # The PostgreSQL JDBC driver (one jar, no dependencies), for `export` to PostgreSQL.
-# Redshift's own driver is the user's choice (README, "Publishing").
+# Redshift's own driver is the user's choice (docs/publishing.md).
 POSTGRESQL_JDBC = "org.postgresql:postgresql:42.7.14"
 
 

@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 anything unexpected; 2 bad arguments, a bad profile, or an
 input path that matches nothing; 3 the reject rate is above --max-reject-rate.
 
-`python -m clickstream.cli check jobs/<job>.py ARGS` runs a job's argument checks in
+`python -m clickstream.config.cli check jobs/<job>.py ARGS` runs a job's argument checks in
 plain Python and exits with the job's code for them (0: they pass), without starting
 Spark: spark-submit.sh runs it before it starts a JVM, so a typo costs under a second.
 """
@@ -17,7 +17,7 @@ import runpy
 import sys
 from datetime import date, datetime, timezone
 
-from clickstream.errors import JobFailed, UsageError
+from clickstream.config.errors import JobFailed, UsageError
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_REJECT_RATE = 0, 1, 2, 3
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -147,5 +147,5 @@ def check_args(job_file: str, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["check"] or len(sys.argv) < 3:
-        sys.exit("usage: python -m clickstream.cli check jobs/<job>.py [job options]")
+        sys.exit("usage: python -m clickstream.config.cli check jobs/<job>.py [job options]")
     sys.exit(check_args(sys.argv[2], sys.argv[3:]))

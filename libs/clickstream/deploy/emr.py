@@ -23,10 +23,10 @@ import json
 import sys
 from datetime import date
 
-from clickstream import cli
-from clickstream.errors import UsageError
-from clickstream.profile import default_conf_dir, load_profile
-from clickstream.submit import UTC_JVM, read_properties
+from clickstream.config import cli
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import default_conf_dir, load_profile
+from clickstream.deploy.submit import UTC_JVM, read_properties
 
 # Delta Lake as installed on EMR 7.x (Delta 3.x: delta-core.jar became delta-spark.jar).
 EMR_DELTA_JARS = ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
@@ -96,8 +96,8 @@ def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = N
              spark_submit(code, "hourly_stats", ["--warehouse", warehouse], props, jars), action_on_failure),
     ]
     if export:
-        from clickstream import jdbc
-        from clickstream.packages import jdbc_packages
+        from clickstream.warehouse import jdbc
+        from clickstream.deploy.packages import jdbc_packages
 
         jdbc.dialect(export["jdbc_url"])
         schema, table = jdbc.parse_target(export["target"])
@@ -124,7 +124,7 @@ def to_cli(steps: list[dict]) -> list[dict]:
 
 
 def parser() -> cli.ArgumentParser:
-    """The command line; the README's "Command line" synopsis shows the same options."""
+    """The command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="emr-steps", description="Print the EMR steps of one pipeline run as JSON.")
     parser.add_argument("--code", required=True,
                         help="where `make package`'s dist/ was uploaded, e.g. s3://bucket/clickstream/0.1.0")

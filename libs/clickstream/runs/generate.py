@@ -22,8 +22,8 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clickstream import cli
-from clickstream.errors import UsageError
+from clickstream.config import cli
+from clickstream.config.errors import UsageError
 
 # kind -> what the events job does with it
 REJECTED = ("malformed_json", "missing_event_id", "missing_user_id", "missing_activity", "missing_url",
@@ -175,7 +175,7 @@ def expected_counts(spark: SparkSession, cfg: GenerateConfig) -> dict:
 
 def write(spark: SparkSession, cfg: GenerateConfig) -> list[str]:
     """Write the K files as <output>/events-00000.jsonl ...; returns their URIs."""
-    from clickstream import fs
+    from clickstream.warehouse import fs
 
     if fs.list_files(spark, cfg.output):
         raise UsageError(f"--output {cfg.output} already holds files; give an empty or new directory")
@@ -185,7 +185,7 @@ def write(spark: SparkSession, cfg: GenerateConfig) -> list[str]:
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="generate", description="Write generated hipages-format JSON lines.")
     parser.add_argument("--events", type=cli.positive_int, required=True, help="records to generate")
     parser.add_argument("--files", type=cli.positive_int, required=True, help="files to spread them over")

@@ -3,7 +3,7 @@
     run(spark, cfg)  picks the input files (a path or glob; the days of a dated layout
                      with --date/--from/--to; or, with --new-files-only, the files a
                      file-source stream has not taken yet), classifies every line with
-                     the transforms in `clickstream.ingest`, then commits, per batch:
+                     the transforms in `clickstream.rules.events`, then commits, per batch:
                      1. rejects: one replaceWhere on the batch's source files in `rejects`;
                      2. new events: one MERGE into `events` (none if nothing is new);
                      and at the end the run report `_runs/<run_id>.json` (and the --csv extract).
@@ -39,9 +39,11 @@ from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, csv_export, faults, fs, incremental, ingest, inputs, report, tables
-from clickstream.errors import JobFailed, UsageError
-from clickstream.profile import Profile, load_profile, validate_layout
+from clickstream.config import cli, faults, schemas
+from clickstream.rules import events as event_rules
+from clickstream.warehouse import extracts, fs, incremental, inputs, run_reports, tables
+from clickstream.config.errors import JobFailed, UsageError
+from clickstream.config.profiles import Profile, load_profile, validate_layout
 
 log = logging.getLogger("clickstream.events")
 
@@ -55,7 +57,7 @@ CONFLICTS = (
 
 # How the parsed lines are kept between the counts, the rejects and the MERGE.
 PARSED_STORAGE = StorageLevel.DISK_ONLY
-# Keys to compare copy by copy (see `ingest.keys_to_compare`) up to this many are
+# Keys to compare copy by copy (see `event_rules.keys_to_compare`) up to this many are
 # broadcast to the lines; more (e.g. the same files ingested again) take a shuffle join.
 BROADCAST_KEYS = 200_000
 
@@ -90,7 +92,7 @@ class EventsConfig:
 
 
 def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="events", description="Ingest raw event lines into the warehouse.")
     parser.add_argument("--input", required=True,
                         help="file, directory, glob or URI of JSON-lines files; with --date/--from or "
@@ -175,7 +177,7 @@ def csv_headers(spark: SparkSession, profile: Profile, files: list[str]) -> dict
     needed = profile.columns_required()
     headers = {}
     for file in files:
-        columns = ingest.csv_header(fs.read_first_line(spark, file), profile.csv_delimiter)
+        columns = event_rules.csv_header(fs.read_first_line(spark, file), profile.csv_delimiter)
         if columns is None:
             continue
         missing = [c for c in needed if c not in columns]
@@ -192,10 +194,10 @@ def parse_lines(lines: DataFrame, profile: Profile, salt: str = "",
     (NULL when none so far): what the dedup needs, and no more."""
     malformed = "malformed_csv" if profile.format == "csv" else "malformed_json"
     return (
-        lines.transform(ingest.with_source_fields, profile, salt, headers)
-        .transform(ingest.with_event_columns, profile.timestamp_formats, profile.timezone)
-        .transform(ingest.with_reject_reason, profile.required, profile.required_properties, malformed)
-        .select(*ingest.PARSED_COLUMNS)
+        lines.transform(event_rules.with_source_fields, profile, salt, headers)
+        .transform(event_rules.with_event_columns, profile.timestamp_formats, profile.timezone)
+        .transform(event_rules.with_reject_reason, profile.required, profile.required_properties, malformed)
+        .select(*event_rules.PARSED_COLUMNS)
     )
 
 
@@ -203,22 +205,22 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, sal
              headers: dict[str, list[str]] | None = None) -> DataFrame:
     """Every line with its `status` and `reason`, and the event's columns where it has
     them; `existing_events`: the stored events of this source."""
-    return parse_lines(lines, profile, salt, headers).transform(ingest.with_dedup_status, existing_events)
+    return parse_lines(lines, profile, salt, headers).transform(event_rules.with_dedup_status, existing_events)
 
 
-def added_events(spark: SparkSession, events_path: str, rep: report.RunReport) -> DataFrame:
+def added_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport) -> DataFrame:
     """The user_web_hits columns of the events this run inserted (found by run_id)."""
     dates = [f"DATE'{d}'" for d in rep.partitions_written] or ["NULL"]
     return (
         spark.read.format("delta").load(events_path)
         .where(f"event_date IN ({', '.join(dates)})")
         .where(F.col("run_id") == rep.run_id)
-        .select(*csv_export.USER_WEB_HITS)
+        .select(*extracts.USER_WEB_HITS)
     )
 
 
 def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
-                  files: list[str], txn: tuple[str, int] | None) -> report.Batch:
+                  files: list[str], txn: tuple[str, int] | None) -> run_reports.Batch:
     """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
     version = tables.current_version(spark, events_path)
@@ -229,13 +231,13 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
     parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers).persist(PARSED_STORAGE)
-    keys = ingest.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
+    keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
-        classified = parsed.transform(ingest.with_dedup_status, existing, compare=compare)
-        batch = report.Batch(files=files, txn_version=txn[1] if txn else None,
-                             **report.count_statuses(classified))
+        classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare)
+        batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None,
+                             **run_reports.count_statuses(classified))
         batch.check_arithmetic()
         rejects = classified.filter(F.col("status") == "rejected").select(
             F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
@@ -253,7 +255,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
             raise TableMoved(f"the events table moved past version {version}")
         new_events = classified.filter(F.col("status") == "new").select(
             *[F.lit({"run_id": cfg.run_id, "source": cfg.source}[c]).alias(c) if c in ("run_id", "source")
-              else F.col(c) for c in tables.EVENTS_COLUMNS]
+              else F.col(c) for c in schemas.EVENTS_COLUMNS]
         )
         batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn)
         inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
@@ -270,7 +272,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
 
 
 def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
-                 files: list[str], txn: tuple[str, int] | None = None) -> report.Batch:
+                 files: list[str], txn: tuple[str, int] | None = None) -> run_reports.Batch:
     """`_commit_batch`, classified again and retried when another writer's commit
     conflicts, at most `cfg.max_attempts` times."""
     for attempt in range(1, cfg.max_attempts + 1):
@@ -292,7 +294,7 @@ def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: 
     raise AssertionError("unreachable")
 
 
-def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: report.RunReport) -> None:
+def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_reports.RunReport) -> None:
     root = fs.qualify(spark, cfg.input)
     if not fs.is_directory(spark, root):
         raise UsageError(f"--new-files-only needs the input root directory; {cfg.input} is not a directory")
@@ -330,10 +332,10 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: repo
     rep.files_skipped = [f for f in listed if fs.normalize(spark, f) not in taken]
 
 
-def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
+def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
     started = time.time()
     warehouse = fs.qualify(spark, cfg.warehouse)
-    rep = report.RunReport(
+    rep = run_reports.RunReport(
         run_id=cfg.run_id, job="events", source=cfg.source, input=cfg.input, warehouse=warehouse,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), max_reject_rate=cfg.max_reject_rate,
         mode="new_files" if cfg.new_files_only else "days" if cfg.days else "path",
@@ -353,9 +355,9 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
     events_path = tables.table_path(warehouse, "events")
     for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
         try:
-            tables.ensure_table(spark, events_path, tables.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
+            tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
             tables.migrate_events(spark, events_path, warehouse)
-            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), tables.REJECTS_SCHEMA)
+            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), schemas.REJECTS_SCHEMA)
             break
         # Besides Delta's conflicts, a run that looks while another is creating the table
         # can see its `_delta_log` before the first commit: "not empty and not a Delta
@@ -375,8 +377,8 @@ def run(spark: SparkSession, cfg: EventsConfig) -> report.RunReport:
         log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
                   rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
-        rep.csv = csv_export.write_csv(spark, added_events(spark, events_path, rep), cfg.csv)
+        rep.csv = extracts.write_csv(spark, added_events(spark, events_path, rep), cfg.csv)
     rep.duration_s = round(time.time() - started, 3)
-    report.write(spark, warehouse, rep)
+    run_reports.write(spark, warehouse, rep)
     print(rep.summary_line(), flush=True)
     return rep

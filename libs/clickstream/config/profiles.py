@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clickstream.errors import UsageError
+from clickstream.config.errors import UsageError
 
 # Canonical input fields. Those that can be required are listed in the order
 # their `missing_*` reasons apply (required properties' reasons come after `url`).
@@ -123,7 +123,7 @@ def default_conf_dir():
     bundled = resources.files("clickstream").joinpath("conf")
     if bundled.is_dir():
         return bundled
-    return Path(__file__).resolve().parent.parent.parent / "conf"
+    return Path(__file__).resolve().parents[3] / "conf"  # libs/clickstream/config/ -> the checkout
 
 
 def _sources(conf_dir):

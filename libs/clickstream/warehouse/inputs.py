@@ -1,5 +1,5 @@
 """Which input files a run reads: a path or glob, the days of a dated layout, or the
-files a file-source stream has not taken yet (`clickstream.incremental`)."""
+files a file-source stream has not taken yet (`clickstream.warehouse.incremental`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from clickstream import fs
-from clickstream.errors import UsageError
-from clickstream.profile import layout_prefix
+from clickstream.warehouse import fs
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import layout_prefix
 
 
 @dataclass(frozen=True)

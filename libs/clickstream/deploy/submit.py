@@ -1,6 +1,6 @@
 """What `spark-submit.sh` adds to a spark-submit command line, in plain Python.
 
-    python -m clickstream.submit --root ROOT --env local[,s3a-compatible] --python PY
+    python -m clickstream.deploy.submit --root ROOT --env local[,s3a-compatible] --python PY
                                  --spark-dir DIR [--master M] [--packages P] -- <job options>
 
 prints one argument per line:
@@ -25,8 +25,8 @@ import re
 import sys
 from pathlib import Path
 
-from clickstream.errors import UsageError
-from clickstream.packages import hadoop_aws, jdbc_packages, jvm_packages, option_values
+from clickstream.config.errors import UsageError
+from clickstream.deploy.packages import hadoop_aws, jdbc_packages, jvm_packages, option_values
 
 UTC_JVM = "-Duser.timezone=UTC"
 _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -106,7 +106,7 @@ def submit_args(conf_dir: Path, envs: str, python: str, spark_dir: Path,
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="clickstream.submit")
+    parser = argparse.ArgumentParser(prog="clickstream.deploy.submit")
     parser.add_argument("--root", required=True)
     parser.add_argument("--env", required=True)
     parser.add_argument("--python", required=True)

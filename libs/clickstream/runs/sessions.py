@@ -2,7 +2,7 @@
 
     run(spark, cfg)  pins the events table at its current version, works out which
                      session keys (source, user_id, device) changed, recomputes every
-                     session of those keys with `clickstream.sessionize.sessions`, and
+                     session of those keys with `clickstream.rules.sessions.sessions`, and
                      rewrites the session_dates they touch in one commit (`replaceWhere`).
 
 Which keys: --from/--to recomputes the sessions dated in that range (from all the
@@ -29,9 +29,11 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, fs, sessionize, tables
-from clickstream.errors import UsageError
-from clickstream.profile import SOURCE_NAME, SessionRules, check_regex, load_profile
+from clickstream.config import cli, schemas
+from clickstream.rules import sessions as session_rules
+from clickstream.warehouse import fs, tables
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import SOURCE_NAME, SessionRules, check_regex, load_profile
 
 log = logging.getLogger("clickstream.sessions")
 TABLE = "sessions"
@@ -50,7 +52,7 @@ class SessionsConfig:
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="sessions", description="Cut the events into sessions and flag conversions.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--source", help="sessionize only this feed (default: every source of the events table)")
@@ -76,7 +78,7 @@ def parse_args(argv: list[str]) -> SessionsConfig:
         date_from=date_from, date_to=date_to, run_id=cli.run_id(args.run_id), conf_dir=args.conf_dir)
 
 
-def session_rules(cfg: SessionsConfig, sources: list[str]) -> dict[str, SessionRules]:
+def rules_by_source(cfg: SessionsConfig, sources: list[str]) -> dict[str, SessionRules]:
     """Each source's rules: its profile's, with the command line's flags winning."""
     rules = {}
     for name in sources:
@@ -118,7 +120,7 @@ def changed_keys(spark: SparkSession, events_path: str, first: int, last: int, s
         log.warning("no change data feed for events versions %d..%d (%s): recomputing source %s whole",
                     first, last, (str(err).strip().splitlines() or [type(err).__name__])[0][:200], source)
         return None
-    return sessionize.session_keys(changes, {source: rules[source]})
+    return session_rules.session_keys(changes, {source: rules[source]})
 
 
 def plan(spark: SparkSession, events_path: str, path: str, version: int, rules: dict[str, SessionRules]) -> dict:
@@ -145,14 +147,14 @@ def affected(df: DataFrame, rules: dict[str, SessionRules], full: list[str], key
     parts = [df.where(F.col("source").isin(full))] if full else []
     if keys is not None:
         catch_up = {s: r for s, r in rules.items() if s not in full}
-        keyed = df.transform(sessionize.with_session_rules, catch_up) if "device_key" not in df.columns else df
-        parts.append(keyed.join(keys, list(sessionize.KEY), "left_semi").select(*df.columns))
+        keyed = df.transform(session_rules.with_session_rules, catch_up) if "device_key" not in df.columns else df
+        parts.append(keyed.join(keys, list(session_rules.KEY), "left_semi").select(*df.columns))
     return reduce(DataFrame.unionByName, parts)
 
 
 def write(spark: SparkSession, df: DataFrame, path: str, predicate: str | None, metadata: dict) -> None:
     """One commit: replace the rows the predicate selects (None: create the table)."""
-    writer = (df.select(*sessionize.SESSIONS_COLUMNS).write.format("delta").mode("overwrite")
+    writer = (df.select(*schemas.SESSIONS_COLUMNS).write.format("delta").mode("overwrite")
               .partitionBy("session_date").option("partitionOverwriteMode", "static"))
     if predicate:
         writer = writer.option("replaceWhere", predicate)
@@ -170,7 +172,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     events = tables.read_version(spark, events_path, version)
     sources = [cfg.source] if cfg.source else \
         sorted(r["source"] for r in events.select("source").distinct().collect())
-    rules = session_rules(cfg, sources)
+    rules = rules_by_source(cfg, sources)
     exists = DeltaTable.isDeltaTable(spark, path)
     rep = {"run_id": cfg.run_id, "job": "sessions", "warehouse": warehouse, "events_version": version,
            "from": cfg.date_from.isoformat() if cfg.date_from else None,
@@ -182,7 +184,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     if cfg.date_from:
         rep["modes"] = {s: "range" for s in sources}
         in_range = F.col("session_date").between(F.lit(cfg.date_from), F.lit(cfg.date_to))
-        data = sessionize.sessions(events, rules).where(in_range)
+        data = session_rules.sessions(events, rules).where(in_range)
         predicate = (f"session_date >= DATE'{cfg.date_from}' AND session_date <= DATE'{cfg.date_to}' AND "
                      f"source IN ({', '.join(tables.sql_string(s) for s in sources)})")
         if not exists:
@@ -194,7 +196,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
         full = [s for s, m in todo["modes"].items() if m == "full"]
         if full or todo["keys"] is not None:
             recomputed = affected(events, rules, full, todo["keys"])
-            new = sessionize.sessions(recomputed, rules)
+            new = session_rules.sessions(recomputed, rules)
             if not exists:
                 data = new
             else:
@@ -209,7 +211,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
                 if days:
                     predicate = tables.dates_in("session_date", [d.isoformat() for d in days])
                     kept = old.where(predicate).join(stale.select("session_id"), "session_id", "left_anti")
-                    data = kept.select(*sessionize.SESSIONS_COLUMNS).unionByName(new)
+                    data = kept.select(*schemas.SESSIONS_COLUMNS).unionByName(new)
     if data is not None:
         write(spark, data, path, predicate, metadata)
         table = DeltaTable.forPath(spark, path)
@@ -220,7 +222,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
             {"session_date": r["session_date"].isoformat(), "source": r["source"], "sessions": r["sessions"],
              "converted": r["converted"], "conversion_rate": r["conversion_rate"],
              "median_duration_s": r["median_duration_s"]}
-            for r in sessionize.daily_summary(written).orderBy("session_date", "source").collect()
+            for r in session_rules.daily_summary(written).orderBy("session_date", "source").collect()
         ]
         rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
                    dates_rewritten=sorted({s["session_date"] for s in summary}))

@@ -7,7 +7,7 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import fs
+from clickstream.warehouse import fs
 
 USER_WEB_HITS = ["user_id", "time_stamp", "url_level1", "url_level2", "url_level3", "activity"]
 

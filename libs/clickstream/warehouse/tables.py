@@ -1,4 +1,5 @@
-"""The warehouse's Delta tables: locations, schemas, and the writes that commit to them."""
+"""The warehouse's Delta tables: locations, and the writes that commit to them (their
+schemas are in `clickstream.config.schemas`)."""
 from __future__ import annotations
 
 import json
@@ -8,36 +9,11 @@ import pyspark.sql.types as T
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import fs
+from clickstream.config.schemas import REJECTS_COLUMNS
+from clickstream.warehouse import fs
 
-EVENTS_SCHEMA = T.StructType([
-    T.StructField("source", T.StringType(), False),
-    T.StructField("event_id", T.StringType(), False),
-    T.StructField("user_id", T.StringType(), False),
-    T.StructField("session_id", T.StringType(), True),
-    T.StructField("time_stamp", T.TimestampType(), False),
-    T.StructField("url_level1", T.StringType(), True),
-    T.StructField("url_level2", T.StringType(), True),
-    T.StructField("url_level3", T.StringType(), True),
-    T.StructField("activity", T.StringType(), False),
-    T.StructField("url", T.StringType(), True),
-    T.StructField("ip", T.StringType(), True),
-    T.StructField("properties", T.MapType(T.StringType(), T.StringType()), True),
-    T.StructField("source_file", T.StringType(), False),
-    T.StructField("run_id", T.StringType(), False),
-    T.StructField("event_date", T.DateType(), False),
-])
-EVENTS_COLUMNS = EVENTS_SCHEMA.fieldNames()
 # The source of events written before the table had a `source` column and no run report says.
 LEGACY_SOURCE = "hipages"
-
-REJECTS_SCHEMA = T.StructType([
-    T.StructField("raw", T.StringType(), True),
-    T.StructField("reason", T.StringType(), False),
-    T.StructField("source_file", T.StringType(), False),
-    T.StructField("run_id", T.StringType(), False),
-])
-REJECTS_COLUMNS = REJECTS_SCHEMA.fieldNames()
 
 _REPORTED_METRICS = ("numSourceRows", "numTargetRowsInserted", "numTargetFilesAdded", "executionTimeMs")
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"

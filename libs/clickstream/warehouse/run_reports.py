@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 import pyspark.sql.functions as F
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, fs
+from clickstream.config import cli
+from clickstream.warehouse import fs
 
 
 @dataclass

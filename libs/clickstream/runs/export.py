@@ -33,9 +33,11 @@ from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, faults, fs, jdbc, stats, tables
-from clickstream.errors import JobFailed, UsageError
-from clickstream.profile import SOURCE_NAME
+from clickstream.config import cli, faults
+from clickstream.rules import hourly_stats as stats_rules
+from clickstream.warehouse import fs, jdbc, tables
+from clickstream.config.errors import JobFailed, UsageError
+from clickstream.config.profiles import SOURCE_NAME
 
 log = logging.getLogger("clickstream.export")
 
@@ -68,7 +70,7 @@ class ExportConfig:
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="export", description="Publish a warehouse table into PostgreSQL or Redshift.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--table", required=True,
@@ -127,9 +129,9 @@ def unique_key(table: str, columns: list[str]) -> list[str]:
     if table == "events":
         return ["source", "event_id"]
     if table.startswith("hourly_stats"):
-        dims = [c for c in columns if c not in stats.grain() and c not in
+        dims = [c for c in columns if c not in stats_rules.grain() and c not in
                 ("activity_count", "user_count", "event_date")]
-        return stats.grain(dims)
+        return stats_rules.grain(dims)
     return []
 
 

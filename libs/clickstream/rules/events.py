@@ -19,8 +19,8 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import Column, DataFrame, Window
 
-from clickstream import columns as C
-from clickstream.profile import OPTIONAL, REQUIRABLE, Field, Profile
+from clickstream.rules import columns as C
+from clickstream.config.profiles import OPTIONAL, REQUIRABLE, Field, Profile
 
 # Spark's JSON reader is lenient by default; these make it accept only real JSON.
 JSON_OPTIONS = {

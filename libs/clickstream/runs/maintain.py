@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from clickstream import cli, fs, tables
-from clickstream.errors import UsageError
+from clickstream.config import cli
+from clickstream.warehouse import fs, tables
+from clickstream.config.errors import UsageError
 
 DEFAULT_RETAIN_HOURS = 168  # Delta's default (delta.deletedFileRetentionDuration = 7 days)
 MIN_RETAIN_HOURS = 24
@@ -44,7 +45,7 @@ class MaintainConfig:
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="maintain", description="OPTIMIZE and VACUUM the warehouse's tables.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--tables", help="comma-separated table names (default: every Delta table in the warehouse)")

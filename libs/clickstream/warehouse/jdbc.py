@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyspark.sql.types as T
 from pyspark.sql import SparkSession
 
-from clickstream.errors import UsageError
+from clickstream.config.errors import UsageError
 
 DRIVERS = {"postgresql": "org.postgresql.Driver", "redshift": "com.amazon.redshift.jdbc42.Driver"}
 _URL = re.compile(r"^jdbc:(postgresql|redshift)://([^/?#]+)(/[^?#]*)?(\?.*)?$")

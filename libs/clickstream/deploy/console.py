@@ -1,6 +1,6 @@
 """A quiet console: what spark-submit.sh relays of spark-submit's own output.
 
-    spark-submit ... > >(python -m clickstream.console stdout) 2> >(python -m clickstream.console stderr >&2)
+    spark-submit ... > >(python -m clickstream.deploy.console stdout) 2> >(python -m clickstream.deploy.console stderr >&2)
 
 A job's console holds its own lines, warnings and errors. Left out (unless
 CLICKSTREAM_VERBOSE=1, when spark-submit.sh runs no filter at all):
@@ -62,7 +62,7 @@ FILTERS = {"stdout": quiet_stdout, "stderr": quiet_stderr}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in FILTERS:
-        print("usage: python -m clickstream.console stdout|stderr", file=sys.stderr)
+        print("usage: python -m clickstream.deploy.console stdout|stderr", file=sys.stderr)
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout.buffer

@@ -5,7 +5,8 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from clickstream import cli, fs, tables
+from clickstream.config import cli
+from clickstream.warehouse import fs, tables
 
 # Table name -> the columns that order its rows for display.
 TABLES = {
@@ -17,7 +18,7 @@ TABLES = {
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="show", description="Show the warehouse's tables.")
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--table", action="append", choices=sorted(TABLES),

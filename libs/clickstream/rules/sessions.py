@@ -11,30 +11,10 @@ only. Each source has its own rules (`profile.SessionRules`), applied per row by
 from __future__ import annotations
 
 import pyspark.sql.functions as F
-import pyspark.sql.types as T
 from pyspark.sql import Column, DataFrame, Window
 
-from clickstream.profile import SessionRules
+from clickstream.config.profiles import SessionRules
 
-SESSIONS_SCHEMA = T.StructType([
-    T.StructField("session_id", T.StringType(), False),
-    T.StructField("source", T.StringType(), False),
-    T.StructField("user_id", T.StringType(), False),
-    T.StructField("device", T.StringType(), True),
-    T.StructField("session_start", T.TimestampType(), False),
-    T.StructField("session_end", T.TimestampType(), False),
-    T.StructField("duration_seconds", T.LongType(), False),
-    T.StructField("event_count", T.LongType(), False),
-    T.StructField("first_activity", T.StringType(), False),
-    T.StructField("last_activity", T.StringType(), False),
-    T.StructField("landing_url_level1", T.StringType(), True),
-    T.StructField("landing_url_level2", T.StringType(), True),
-    T.StructField("converted", T.BooleanType(), True),
-    T.StructField("converted_at", T.TimestampType(), True),
-    T.StructField("conversion_activity", T.StringType(), True),
-    T.StructField("session_date", T.DateType(), False),
-])
-SESSIONS_COLUMNS = SESSIONS_SCHEMA.fieldNames()
 # A session's key; `device_key` is the device with NULL as '' (joins and hashes need a value).
 KEY = ("source", "user_id", "device_key")
 _SEPARATOR = "\u001f"
@@ -83,7 +63,7 @@ def with_session_numbers(events: DataFrame) -> DataFrame:
 
 
 def sessions(events: DataFrame, rules: dict[str, SessionRules]) -> DataFrame:
-    """One row per session of the events of the sources in `rules` (SESSIONS_COLUMNS).
+    """One row per session of the events of the sources in `rules` (`clickstream.config.schemas.SESSIONS_COLUMNS`).
 
     The first and last events, and the first converting one, are the minimum and
     maximum of (time_stamp, event_id, ...) structs: the same order as the cut.

@@ -8,7 +8,7 @@ import posixpath
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
-from clickstream.errors import UsageError
+from clickstream.config.errors import UsageError
 
 
 def _path(spark: SparkSession, uri: str):

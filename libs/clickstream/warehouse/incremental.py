@@ -23,8 +23,8 @@ from typing import Callable
 import pyspark.sql.functions as F
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import fs
-from clickstream.errors import JobFailed
+from clickstream.warehouse import fs
+from clickstream.config.errors import JobFailed
 
 # The file source skips files older than maxFileAge (default 7 days) relative to the
 # newest file it has seen. A late file must be taken whatever its modification time.

@@ -1,7 +1,7 @@
 """The `hourly_stats` job: the events table -> `hourly_stats[_<dims>]`, by hourly bucket.
 
     run(spark, cfg)  pins the events table at its current version, picks the days to
-                     recompute, aggregates them with `clickstream.stats.hourly_stats`,
+                     recompute, aggregates them with `clickstream.rules.hourly_stats.hourly_stats`,
                      and rewrites exactly those days of the grain's table in one commit
                      (`replaceWhere` on event_date).
 
@@ -22,9 +22,11 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream import cli, csv_export, faults, fs, stats, tables
-from clickstream.errors import UsageError
-from clickstream.profile import PROPERTY_NAME, SOURCE_NAME
+from clickstream.config import cli, faults, schemas
+from clickstream.rules import hourly_stats as stats_rules
+from clickstream.warehouse import extracts, fs, tables
+from clickstream.config.errors import UsageError
+from clickstream.config.profiles import PROPERTY_NAME, SOURCE_NAME
 
 log = logging.getLogger("clickstream.hourly_stats")
 
@@ -45,8 +47,8 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
         return ()
     dims = tuple(d.strip() for d in value.split(","))
     for d in dims:
-        if d not in stats.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in tables.EVENTS_COLUMNS):
-            raise UsageError(f"bad dimension {d!r} in --dimensions: use {', '.join(stats.DIMENSIONS)} "
+        if d not in stats_rules.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in schemas.EVENTS_COLUMNS):
+            raise UsageError(f"bad dimension {d!r} in --dimensions: use {', '.join(stats_rules.DIMENSIONS)} "
                              "or a property key such as campaign_id ([a-z][a-z0-9_]*)")
     if len(set(dims)) != len(dims):
         raise UsageError(f"--dimensions names a column twice: {value}")
@@ -54,12 +56,12 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
 
 
 def parser() -> cli.ArgumentParser:
-    """The job's command line; the README's "Command line" synopsis shows the same options."""
+    """The job's command line; the README's "Command line" synopsis and docs/reference.md show the same options."""
     parser = cli.ArgumentParser(prog="hourly_stats", description="Aggregate the events table by hour.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--from", dest="date_from", help="first event_date to recompute, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", help="last event_date to recompute, YYYY-MM-DD")
-    parser.add_argument("--dimensions", help=f"extra grain columns, comma-separated: {', '.join(stats.DIMENSIONS)} "
+    parser.add_argument("--dimensions", help=f"extra grain columns, comma-separated: {', '.join(stats_rules.DIMENSIONS)} "
                                              "or property keys (e.g. campaign_id)")
     parser.add_argument("--source", help="recompute only this feed's rows (default: every source)")
     parser.add_argument("--csv", help="also write the recomputed rows as one CSV file here")
@@ -168,7 +170,7 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     events_path = tables.table_path(warehouse, "events")
     if not DeltaTable.isDeltaTable(spark, events_path):
         raise UsageError(f"no events table at {events_path}: run the events job first")
-    name = stats.table_name(cfg.dimensions)
+    name = stats_rules.table_name(cfg.dimensions)
     path = tables.table_path(warehouse, name)
     # One pinned version of the events table: what is read is what is recorded as consumed.
     events_version = tables.current_version(spark, events_path)
@@ -188,7 +190,7 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         if todo["source"]:
             metadata["source"] = todo["source"]  # ... and a run of one source consumes them for it alone
     if todo["mode"] in ("range", "full") or predicate:
-        result = stats.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
+        result = stats_rules.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
         # The scope of the overwrite is stated here, whatever the session's
         # partitionOverwriteMode (conf/spark/*.properties set it to dynamic):
         # a predicate replaces those days; without one every day is recomputed, so
@@ -212,7 +214,7 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         if cfg.csv:
             # One source's extract has the challenge's columns; several sources' keep `source`.
             extract = written.drop("event_date", "source") if todo["source"] else written.drop("event_date")
-            csv_export.write_csv(spark, extract, cfg.csv)
+            extracts.write_csv(spark, extract, cfg.csv)
             rep["csv"] = cfg.csv
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
