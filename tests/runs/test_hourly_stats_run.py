@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream.warehouse import extracts
+from clickstream.warehouse import extracts, tables
+from clickstream.warehouse.scope import Scope
 from clickstream.runs import events, hourly_stats
 from clickstream.config.errors import UsageError
 
@@ -117,8 +118,8 @@ def test_reading_a_range_prunes_partitions(spark, hipages_profile, tmp_path):
     ingest(spark, hipages_profile, write_lines(tmp_path / "a.json", [
         L("e1", timestamp="01/02/2017 10:00:00"), L("e2", timestamp="02/02/2017 10:00:00"),
         L("e3", timestamp="03/02/2017 10:00:00")]), wh)
-    predicate = hourly_stats.date_range_predicate(dt.date(2017, 2, 2), dt.date(2017, 2, 3))
-    df = hourly_stats.read_events(spark, f"file:{wh}/events", 1, predicate)
+    scope = Scope(first=dt.date(2017, 2, 2), last=dt.date(2017, 2, 3))  # a Column filter, pushed down
+    df = scope.apply(tables.read_version(spark, f"file:{wh}/events", 1))
     files = sorted(f.split("/events/", 1)[1].split("/")[0] for f in df.inputFiles())
     assert files == ["event_date=2017-02-02", "event_date=2017-02-03"]
     plan = df._jdf.queryExecution().executedPlan().toString()

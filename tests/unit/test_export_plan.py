@@ -37,8 +37,10 @@ def test_types_keys_and_ddl_per_dialect():
     assert export.unique_key("hourly_stats_url_level2", ["time_bucket", "source", "url_level1", "url_level2",
                                                          "activity", "activity_count", "user_count", "event_date"]) \
         == ["time_bucket", "source", "url_level1", "url_level2", "activity"]
-    assert export.range_predicate("event_date", "changed", ["2017-02-03"], None, None, "a'b", name=jdbc.quote) == \
-        """"event_date" IN (DATE '2017-02-03') AND "source" = 'a''b'"""
+    cfg = export.parse_args(["--warehouse", "w", "--table", "hourly_stats", "--jdbc-url", "jdbc:postgresql://h/d",
+                             "--target", "t", "--source", "a.b"])
+    assert jdbc.where(export.scope_of("event_date", "changed", ["2017-02-03"], cfg)) == \
+        """"source" IN ('a.b') AND "event_date" IN (DATE '2017-02-03')"""
 
 
 @pytest.mark.parametrize("argv, message", [

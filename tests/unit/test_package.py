@@ -17,7 +17,7 @@ MODULES = [
     "runs/__init__", "runs/events", "runs/export", "runs/generate", "runs/hourly_stats", "runs/maintain",
     "runs/sessions", "runs/show",
     "warehouse/__init__", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/inputs",
-    "warehouse/jdbc", "warehouse/run_reports", "warehouse/tables",
+    "warehouse/jdbc", "warehouse/run_reports", "warehouse/scope", "warehouse/tables",
 ]
 
 

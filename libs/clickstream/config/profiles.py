@@ -204,6 +204,8 @@ def _parse_field(spec, fmt: str, what: str, fail) -> Field:
 
 
 def parse_profile(raw: dict, where: str = "profile") -> Profile:
+    """A profile from its JSON: each section is checked by its own helper below, and the
+    first problem is a UsageError naming the profile (`where`) and the section."""
     def fail(msg: str) -> UsageError:
         return UsageError(f"{where}: {msg}")
 
@@ -212,7 +214,39 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
     fmt = raw.get("format", "json")
     if fmt not in FORMATS:
         raise fail(f"format {fmt!r} is not supported (supported: {', '.join(FORMATS)})")
-    fields_raw = raw.get("fields")
+    fields = _parse_fields(raw.get("fields"), fmt, fail)
+    properties, properties_from = _parse_properties(raw, fmt, fail)
+    if fmt == "json":
+        _check_paths_apart(fields, properties, fail)
+    required = _parse_required(raw.get("required", list(REQUIRABLE)), fields, properties, fail)
+    formats, tz = _parse_time(raw, fail)
+    delimiter, header, columns = _parse_csv(raw.get("csv", {}), fmt, fail)
+    profile = Profile(
+        name=str(raw.get("name", "")),
+        format=fmt,
+        fields=fields,
+        required=tuple(c for c in REQUIRABLE if c in required),
+        timestamp_formats=formats,
+        timezone=tz,
+        input_layout=_parse_layout(raw.get("input_layout", DEFAULT_LAYOUT), fail),
+        properties=properties,
+        properties_from=properties_from,
+        required_properties=tuple(p for p in properties if p in required),
+        url_base=_parse_url_base(raw.get("url_base"), fail),
+        csv_delimiter=delimiter,
+        csv_header=header,
+        csv_columns=columns,
+        sessions=_parse_sessions(raw.get("sessions", {}), properties, bool(properties_from), fail),
+    )
+    if fmt == "csv" and not header:
+        absent = [c for c in profile.columns_used() if c not in columns]
+        if absent:
+            raise fail(f"'csv.columns' lacks the columns the profile reads: {', '.join(absent)}")
+    return profile
+
+
+def _parse_fields(fields_raw, fmt: str, fail) -> dict[str, Field]:
+    """'fields': canonical field -> its spec."""
     if not isinstance(fields_raw, dict) or not fields_raw:
         raise fail("'fields' must map canonical fields to {\"path\": ...}")
     fields = {}
@@ -220,6 +254,11 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         if canon not in CANONICAL_FIELDS:
             raise fail(f"unknown canonical field {canon!r} (known: {', '.join(CANONICAL_FIELDS)})")
         fields[canon] = _parse_field(spec, fmt, f"field {canon!r}", fail)
+    return fields
+
+
+def _parse_properties(raw: dict, fmt: str, fail) -> tuple[dict[str, Field], tuple[str, ...]]:
+    """'properties' (name -> spec) and 'properties_from' (a JSON object whose every key is one)."""
     props_raw = raw.get("properties", {})
     if not isinstance(props_raw, dict):
         raise fail("'properties' must map property names to fields")
@@ -229,16 +268,24 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
             raise fail(f"bad property name {name!r}: use [a-z][a-z0-9_]*, not a canonical field's name")
         properties[name] = _parse_field(spec, fmt, f"property {name!r}", fail)
     properties_from = raw.get("properties_from")
-    if properties_from is not None:
-        if fmt != "json":
-            raise fail("'properties_from' needs format json (a CSV profile lists its 'properties')")
-        properties_from = _parse_ref(properties_from, fmt, "'properties_from'", fail)
-    if fmt == "json":
-        paths = {f.path for f in fields.values() if f.path} | {f.path for f in properties.values() if f.path}
-        for p in paths:
-            if any(p[:i] in paths for i in range(1, len(p))):
-                raise fail(f"path {'.'.join(p)!r} sits inside another mapped field")
-    required = raw.get("required", list(REQUIRABLE))
+    if properties_from is None:
+        return properties, ()
+    if fmt != "json":
+        raise fail("'properties_from' needs format json (a CSV profile lists its 'properties')")
+    return properties, _parse_ref(properties_from, fmt, "'properties_from'", fail)
+
+
+def _check_paths_apart(fields: dict[str, Field], properties: dict[str, Field], fail) -> None:
+    """No JSON path inside another: `user` and `user.id` cannot both be fields."""
+    paths = {f.path for f in fields.values() if f.path} | {f.path for f in properties.values() if f.path}
+    for p in paths:
+        if any(p[:i] in paths for i in range(1, len(p))):
+            raise fail(f"path {'.'.join(p)!r} sits inside another mapped field")
+
+
+def _parse_required(required, fields: dict[str, Field], properties: dict[str, Field], fail) -> list[str]:
+    """'required': requirable fields the profile maps, and properties; every event needs
+    ALWAYS_REQUIRED, unless the profile derives it ('value' or 'hash_of')."""
     if not isinstance(required, list):
         raise fail("'required' must be a list of canonical fields and properties")
     for name in required:
@@ -251,6 +298,11 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
     for canon in ALWAYS_REQUIRED:
         if canon not in required and not (canon in fields and fields[canon].is_derived):
             raise fail(f"{canon!r} must be required (or a 'value' or 'hash_of'): every event needs it")
+    return required
+
+
+def _parse_time(raw: dict, fail) -> tuple[tuple[str, ...], str]:
+    """'timestamp_formats' (tried in order) and the source's 'timezone' (IANA, default UTC)."""
     formats = raw.get("timestamp_formats")
     if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
         raise fail("'timestamp_formats' must be a non-empty list of Spark datetime patterns")
@@ -259,15 +311,26 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise fail(f"unknown timezone {tz!r}: use an IANA name such as 'Australia/Sydney'") from None
-    layout = raw.get("input_layout", DEFAULT_LAYOUT)
+    return tuple(formats), tz
+
+
+def _parse_layout(layout, fail) -> str:
     try:
-        layout = validate_layout(layout)
+        return validate_layout(layout)
     except UsageError as err:
         raise fail(f"'input_layout': {err}") from None
-    url_base = raw.get("url_base")
-    if url_base is not None and (not isinstance(url_base, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+/$", url_base)):
+
+
+def _parse_url_base(url_base, fail) -> str | None:
+    """'url_base': what a path-only URL is joined to."""
+    if url_base is not None and (not isinstance(url_base, str)
+                                 or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+/$", url_base)):
         raise fail(f"'url_base' {url_base!r} must be an absolute URL ending in '/', such as \"https://app.local/\"")
-    csv_opts = raw.get("csv", {})
+    return url_base
+
+
+def _parse_csv(csv_opts, fmt: str, fail) -> tuple[str, bool, tuple[str, ...]]:
+    """'csv': the delimiter, whether line 1 is a header, and the columns when it is not."""
     if not isinstance(csv_opts, dict) or set(csv_opts) - {"delimiter", "header", "columns"}:
         raise fail("'csv' must be an object with 'delimiter', 'header' and (without a header) 'columns'")
     delimiter = csv_opts.get("delimiter", ",")
@@ -281,29 +344,7 @@ def parse_profile(raw: dict, where: str = "profile") -> Profile:
         raise fail("'csv.columns' must be a list of column names")
     if fmt == "csv" and not header and not columns:
         raise fail("a CSV profile without a header ('csv.header': false) must list its 'csv.columns'")
-    sessions = _parse_sessions(raw.get("sessions", {}), properties, bool(properties_from), fail)
-    profile = Profile(
-        name=str(raw.get("name", "")),
-        format=fmt,
-        fields=fields,
-        required=tuple(c for c in REQUIRABLE if c in required),
-        timestamp_formats=tuple(formats),
-        timezone=tz,
-        input_layout=layout,
-        properties=properties,
-        properties_from=properties_from or (),
-        required_properties=tuple(p for p in properties if p in required),
-        url_base=url_base,
-        csv_delimiter=delimiter,
-        csv_header=header,
-        csv_columns=tuple(columns),
-        sessions=sessions,
-    )
-    if fmt == "csv" and not header:
-        absent = [c for c in profile.columns_used() if c not in columns]
-        if absent:
-            raise fail(f"'csv.columns' lacks the columns the profile reads: {', '.join(absent)}")
-    return profile
+    return delimiter, header, tuple(columns)
 
 
 def check_regex(pattern, what: str) -> str:

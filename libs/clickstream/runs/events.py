@@ -42,6 +42,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import events as event_rules
 from clickstream.warehouse import extracts, fs, incremental, inputs, run_reports, tables
+from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import Profile, load_profile, validate_layout
 
@@ -210,10 +211,8 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, sal
 
 def added_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport) -> DataFrame:
     """The user_web_hits columns of the events this run inserted (found by run_id)."""
-    dates = [f"DATE'{d}'" for d in rep.partitions_written] or ["NULL"]
     return (
-        spark.read.format("delta").load(events_path)
-        .where(f"event_date IN ({', '.join(dates)})")
+        Scope(days=tuple(rep.partitions_written)).apply(spark.read.format("delta").load(events_path))
         .where(F.col("run_id") == rep.run_id)
         .select(*extracts.USER_WEB_HITS)
     )

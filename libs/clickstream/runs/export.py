@@ -36,6 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import cli, faults
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.warehouse import fs, jdbc, tables
+from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import SOURCE_NAME
 
@@ -216,18 +217,15 @@ def leftover_staging(conn: jdbc.Connection, schema: str, table: str) -> list[str
     return sorted(r[0] for r in rows)
 
 
-def range_predicate(column: str, mode: str, dates: list[str], date_from, date_to, source: str | None,
-                    name=lambda n: n) -> str | None:
-    """SQL for the published range, None for everything; `name` quotes a column name
-    (Spark takes them bare, the database quoted)."""
-    parts = []
+def scope_of(column: str, mode: str, dates: list[str], cfg: ExportConfig) -> Scope:
+    """The rows a run publishes: a forced range, the changed dates, or everything; one
+    source's, or every source's."""
+    sources = (cfg.source,) if cfg.source else ()
     if mode == "range":
-        parts.append(f"{name(column)} BETWEEN DATE '{date_from}' AND DATE '{date_to}'")
-    elif mode == "changed":
-        parts.append(f"{name(column)} IN ({', '.join(f'DATE {jdbc.literal(d)}' for d in dates)})")
-    if source:
-        parts.append(f"{name('source')} = {jdbc.literal(source)}")
-    return " AND ".join(parts) or None
+        return Scope(column, first=cfg.date_from, last=cfg.date_to, sources=sources)
+    if mode == "changed":
+        return Scope(column, days=tuple(dates), sources=sources)
+    return Scope(column, sources=sources)
 
 
 # --- the record of what was published -------------------------------------------------
@@ -291,9 +289,8 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
         if mode == "changed" and not dates:
             rep["status"] = "up_to_date"
         else:
-            scope = (column, mode, dates or [], cfg.date_from, cfg.date_to, cfg.source)
-            predicates = (range_predicate(*scope), range_predicate(*scope, name=jdbc.quote))
-            publish(spark, conn, cfg, rows, predicates, schema, table, types, existing, rep)
+            publish(spark, conn, cfg, rows, scope_of(column, mode, dates or [], cfg), schema, table, types,
+                    existing, rep)
     finally:
         conn.close()
     if mode != "range":
@@ -335,12 +332,12 @@ def prepare_target(conn: jdbc.Connection, dialect: str, schema: str, table: str,
 
 
 def publish(spark: SparkSession, conn: jdbc.Connection, cfg: ExportConfig, rows: DataFrame,
-            predicates: tuple[str | None, str | None], schema: str, table: str, types: dict[str, jdbc.ColumnType],
+            scope: Scope, schema: str, table: str, types: dict[str, jdbc.ColumnType],
             existing: dict[str, str], rep: dict) -> None:
-    """Stage the rows of the range, then replace the target's range with them in one
-    transaction. `predicates`: the range in Spark's SQL and in the database's."""
-    in_spark, in_database = predicates
-    selected = rows.where(in_spark) if in_spark else rows
+    """Stage the rows of the scope, then replace the target's scope with them in one
+    transaction."""
+    selected = scope.apply(rows)
+    in_database = jdbc.where(scope)
     stage = staging_prefix(table) + hashlib.sha256(cfg.run_id.encode()).hexdigest()[:12]
     dialect = jdbc.dialect(cfg.jdbc_url)
     conn.execute(create_table_sql(schema, stage, rows.schema, types, [], dialect, 0, staging=True))

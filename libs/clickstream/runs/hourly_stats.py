@@ -20,11 +20,14 @@ from dataclasses import dataclass
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.warehouse import extracts, fs, tables
+from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import PROPERTY_NAME, SOURCE_NAME
 
@@ -82,25 +85,6 @@ def parse_args(argv: list[str]) -> StatsConfig:
                        source=args.source)
 
 
-def date_range_predicate(date_from: dt.date | None, date_to: dt.date | None, source: str | None = None) -> str | None:
-    """SQL predicate on event_date for the range (and the source), or None for every row."""
-    parts = [source_predicate(source)] if source else []
-    if date_from:
-        parts.append(f"event_date >= DATE'{date_from.isoformat()}'")
-    if date_to:
-        parts.append(f"event_date <= DATE'{date_to.isoformat()}'")
-    return " AND ".join(parts) or None
-
-
-def source_predicate(source: str) -> str:
-    return f"source = {tables.sql_string(source)}"
-
-
-def days_predicate(days: list[str], source: str | None = None) -> str:
-    days_in = tables.dates_in("event_date", days)
-    return f"{source_predicate(source)} AND {days_in}" if source else days_in
-
-
 def consumed_version(spark: SparkSession, path: str, source: str | None = None) -> int | None:
     """The events table version the stats table was last brought up to (kept in its
     commits' userMetadata as `events_version`), for every source or, with `source`,
@@ -118,39 +102,57 @@ def changed_days(spark: SparkSession, events_path: str, first: int, last: int,
     updated or deleted (for one source, or any), from its change data feed; None when
     the feed does not cover those versions (it was enabled later, or they were vacuumed)."""
     try:
-        changes = (
-            spark.read.format("delta").option("readChangeFeed", "true")
-            .option("startingVersion", first).option("endingVersion", last).load(events_path)
-        )
-        if source:
-            changes = changes.where(source_predicate(source))
+        changes = Scope(sources=(source,) if source else ()).apply(
+            tables.read_changes(spark, events_path, first, last))
         rows = changes.select(F.date_format("event_date", "yyyy-MM-dd").alias("day")).distinct().collect()
-    except Exception as err:  # noqa: BLE001 - AnalysisException or a Delta error: no usable feed
+    except (AnalysisException, Py4JJavaError) as err:
+        if not tables.change_feed_gone(err):
+            raise
         log.warning("no change data feed for events versions %d..%d (%s): recomputing every day",
-                    first, last, str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+                    first, last, fs.first_line(err))
         return None
     return sorted(r["day"] for r in rows if r["day"] is not None)
 
 
-def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, events_version: int) -> dict:
+@dataclass(frozen=True)
+class Plan:
+    """What a run recomputes. `mode`: 'range' (forced by --from/--to), 'catch_up' (the
+    days changed since the consumed version), 'full' (no table yet, or no usable feed),
+    'up_to_date' (nothing). `scope`: the rows of the stats table it rewrites, and of the
+    events it reads; `consumed`: the events version the table held before; `days`: the
+    changed days of a catch-up."""
+    mode: str
+    scope: Scope
+    consumed: int | None = None
+    days: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str | None:
+        """The one source the run is limited to, or None for every source."""
+        return self.scope.sources[0] if self.scope.sources else None
+
+    @property
+    def recomputes(self) -> bool:
+        return self.mode in ("range", "full") or (self.mode == "catch_up" and bool(self.days))
+
+
+def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, events_version: int) -> Plan:
     """Which days to recompute: a forced range; the days changed since the version the
     stats table consumed last; or every day (no table yet, or no usable history)."""
+    sources = (cfg.source,) if cfg.source else ()
     if is_legacy(spark, path):
         # Written before stats had a `source` column: every source, every day, new schema.
-        return {"mode": "full", "predicate": None, "consumed": None, "source": None}
+        return Plan("full", Scope())
     if cfg.date_from or cfg.date_to:
-        return {"mode": "range", "predicate": date_range_predicate(cfg.date_from, cfg.date_to, cfg.source),
-                "consumed": None, "source": cfg.source}
+        return Plan("range", Scope(first=cfg.date_from, last=cfg.date_to, sources=sources))
     consumed = consumed_version(spark, path, cfg.source)
     if consumed is not None and consumed == events_version:
-        return {"mode": "up_to_date", "predicate": None, "consumed": consumed, "days": [], "source": cfg.source}
+        return Plan("up_to_date", Scope(days=(), sources=sources), consumed)
     if consumed is not None and consumed < events_version:
         days = changed_days(spark, events_path, consumed + 1, events_version, cfg.source)
         if days is not None:
-            return {"mode": "catch_up", "predicate": days_predicate(days, cfg.source) if days else None,
-                    "consumed": consumed, "days": days, "source": cfg.source}
-    return {"mode": "full", "predicate": source_predicate(cfg.source) if cfg.source else None,
-            "consumed": consumed, "source": cfg.source}
+            return Plan("catch_up", Scope(days=tuple(days), sources=sources), consumed, tuple(days))
+    return Plan("full", Scope(sources=sources), consumed)
 
 
 def is_legacy(spark: SparkSession, path: str) -> bool:
@@ -158,10 +160,45 @@ def is_legacy(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path) and "source" not in DeltaTable.forPath(spark, path).toDF().columns
 
 
-def read_events(spark: SparkSession, events_path: str, version: int, predicate: str | None) -> DataFrame:
-    """The events table at `version`, pruned to the partitions the predicate keeps."""
-    events = tables.read_version(spark, events_path, version)
-    return events.where(predicate) if predicate else events
+def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: str, events_version: int,
+              path: str) -> None:
+    """Aggregate the events of the plan's scope (at the pinned version) and replace
+    exactly that scope of the stats table, in one commit that records what it consumed."""
+    metadata = {"job": "hourly_stats", "run_id": cfg.run_id}
+    if todo.mode != "range":
+        metadata["events_version"] = events_version  # a forced range consumes no changes
+        if todo.source:
+            metadata["source"] = todo.source  # ... and a run of one source consumes them for it alone
+    events = todo.scope.apply(tables.read_version(spark, events_path, events_version))
+    result = stats_rules.hourly_stats(events, cfg.dimensions)
+    # The scope of the overwrite is stated here, whatever the session's
+    # partitionOverwriteMode (conf/spark/*.properties set it to dynamic): a scope
+    # replaces its rows; the whole table is replaced when every day is recomputed.
+    writer = (result.write.format("delta").mode("overwrite").partitionBy("event_date")
+              .option("partitionOverwriteMode", "static"))
+    predicate = todo.scope.sql()
+    writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
+    with tables.commit_metadata(spark, **metadata):
+        writer.save(path)
+    faults.point("stats_committed")
+
+
+def summarise(spark: SparkSession, cfg: StatsConfig, todo: Plan, path: str, rep: dict) -> None:
+    """Count what the commit wrote into the report, and write the CSV extract."""
+    written = todo.scope.apply(spark.read.format("delta").load(path))
+    summary = written.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
+        F.collect_set(F.date_format("event_date", "yyyy-MM-dd")).alias("days"),
+    ).first()
+    rep.update(rows_written=summary["rows"], events_counted=summary["events"],
+               days_recomputed=list(todo.days) or sorted(summary["days"]),
+               commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+    if cfg.csv:
+        # One source's extract has the challenge's columns; several sources' keep `source`.
+        extract = written.drop("event_date", "source") if todo.source else written.drop("event_date")
+        extracts.write_csv(spark, extract, cfg.csv)
+        rep["csv"] = cfg.csv
 
 
 def run(spark: SparkSession, cfg: StatsConfig) -> dict:
@@ -175,47 +212,17 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     # One pinned version of the events table: what is read is what is recorded as consumed.
     events_version = tables.current_version(spark, events_path)
     todo = plan(spark, cfg, events_path, path, events_version)
-    predicate = todo["predicate"]
     rep = {
-        "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse, "mode": todo["mode"],
+        "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse, "mode": todo.mode,
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
-        "dimensions": list(cfg.dimensions), "source": todo["source"], "events_version": events_version,
-        "consumed_before": todo["consumed"], "rows_written": 0, "events_counted": 0, "days_recomputed": [],
+        "dimensions": list(cfg.dimensions), "source": todo.source, "events_version": events_version,
+        "consumed_before": todo.consumed, "rows_written": 0, "events_counted": 0, "days_recomputed": [],
         "commit": None, "status": "succeeded",
     }
-    metadata = {"job": "hourly_stats", "run_id": cfg.run_id}
-    if todo["mode"] != "range":
-        metadata["events_version"] = events_version  # a forced range consumes no changes
-        if todo["source"]:
-            metadata["source"] = todo["source"]  # ... and a run of one source consumes them for it alone
-    if todo["mode"] in ("range", "full") or predicate:
-        result = stats_rules.hourly_stats(read_events(spark, events_path, events_version, predicate), cfg.dimensions)
-        # The scope of the overwrite is stated here, whatever the session's
-        # partitionOverwriteMode (conf/spark/*.properties set it to dynamic):
-        # a predicate replaces those days; without one every day is recomputed, so
-        # the whole table is replaced.
-        writer = (result.write.format("delta").mode("overwrite").partitionBy("event_date")
-                  .option("partitionOverwriteMode", "static"))
-        writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
-        with tables.commit_metadata(spark, **metadata):
-            writer.save(path)
-        faults.point("stats_committed")
-        written = spark.read.format("delta").load(path)
-        written = written.where(predicate) if predicate else written
-        summary = written.agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
-            F.collect_set(F.date_format("event_date", "yyyy-MM-dd")).alias("days"),
-        ).first()
-        recomputed = todo.get("days") or sorted(summary["days"])
-        rep.update(rows_written=summary["rows"], events_counted=summary["events"], days_recomputed=recomputed,
-                   commit=tables.last_commit(DeltaTable.forPath(spark, path)))
-        if cfg.csv:
-            # One source's extract has the challenge's columns; several sources' keep `source`.
-            extract = written.drop("event_date", "source") if todo["source"] else written.drop("event_date")
-            extracts.write_csv(spark, extract, cfg.csv)
-            rep["csv"] = cfg.csv
+    if todo.recomputes:
+        recompute(spark, cfg, todo, events_path, events_version, path)
+        summarise(spark, cfg, todo, path, rep)
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print(

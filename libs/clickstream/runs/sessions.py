@@ -27,11 +27,15 @@ from functools import reduce
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
+from py4j.protocol import Py4JJavaError
+from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
 from clickstream.rules import sessions as session_rules
 from clickstream.warehouse import fs, tables
+from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import SOURCE_NAME, SessionRules, check_regex, load_profile
 
@@ -110,17 +114,19 @@ def consumed_version(spark: SparkSession, path: str, source: str, rule: SessionR
 def changed_keys(spark: SparkSession, events_path: str, first: int, last: int, source: str,
                  rules: dict[str, SessionRules]) -> DataFrame | None:
     """The session keys of one source that events commits first..last inserted, updated or
-    deleted (change data feed); None when the feed does not cover those versions."""
+    deleted (change data feed), materialised; None when the feed does not cover those
+    versions (Delta's errors for a feed that is gone: `tables.change_feed_gone`)."""
     try:
-        changes = (spark.read.format("delta").option("readChangeFeed", "true")
-                   .option("startingVersion", first).option("endingVersion", last).load(events_path)
-                   .where(F.col("source") == source))
-        changes.select("event_date").limit(1).collect()  # fails here when the versions are gone
-    except Exception as err:  # noqa: BLE001 - AnalysisException or a Delta error: no usable feed
+        changes = Scope(sources=(source,)).apply(tables.read_changes(spark, events_path, first, last))
+        keys = session_rules.session_keys(changes, {source: rules[source]}).persist(StorageLevel.MEMORY_AND_DISK)
+        keys.count()  # read now, inside the try: a feed whose files are gone fails here, not mid-write
+        return keys
+    except (AnalysisException, Py4JJavaError) as err:
+        if not tables.change_feed_gone(err):
+            raise
         log.warning("no change data feed for events versions %d..%d (%s): recomputing source %s whole",
-                    first, last, (str(err).strip().splitlines() or [type(err).__name__])[0][:200], source)
+                    first, last, fs.first_line(err), source)
         return None
-    return session_rules.session_keys(changes, {source: rules[source]})
 
 
 def plan(spark: SparkSession, events_path: str, path: str, version: int, rules: dict[str, SessionRules]) -> dict:
@@ -152,14 +158,73 @@ def affected(df: DataFrame, rules: dict[str, SessionRules], full: list[str], key
     return reduce(DataFrame.unionByName, parts)
 
 
-def write(spark: SparkSession, df: DataFrame, path: str, predicate: str | None, metadata: dict) -> None:
-    """One commit: replace the rows the predicate selects (None: create the table)."""
-    writer = (df.select(*schemas.SESSIONS_COLUMNS).write.format("delta").mode("overwrite")
+@dataclass
+class Rewrite:
+    """What a run writes: `data` replaces the `scope` of the sessions table in one
+    commit (scope None: the whole table, which creates it); no data: nothing to write.
+    `modes`: per source, 'range', 'full', 'catch_up' or 'up_to_date'."""
+    modes: dict[str, str]
+    data: DataFrame | None = None
+    scope: Scope | None = None
+    consumes: bool = True  # the commit records the events version (not a forced range)
+
+
+def plan_range(spark: SparkSession, cfg: SessionsConfig, events: DataFrame, path: str,
+               rules: dict[str, SessionRules]) -> Rewrite:
+    """--from/--to: the sessions dated in the range, of the sources in `rules`."""
+    scope = Scope("session_date", first=cfg.date_from, last=cfg.date_to, sources=tuple(sorted(rules)))
+    data = scope.apply(session_rules.sessions(events, rules))
+    return Rewrite({s: "range" for s in rules}, data, scope if DeltaTable.isDeltaTable(spark, path) else None,
+                   consumes=False)
+
+
+def plan_incremental(spark: SparkSession, events_path: str, events: DataFrame, version: int, path: str,
+                     rules: dict[str, SessionRules]) -> Rewrite:
+    """The sessions of every source recomputed whole, and of every key whose events
+    changed since the version its sessions consumed; with the sessions they replace."""
+    todo = plan(spark, events_path, path, version, rules)
+    full = [s for s, m in todo["modes"].items() if m == "full"]
+    if not full and todo["keys"] is None:
+        return Rewrite(todo["modes"])
+    recomputed = affected(events, rules, full, todo["keys"])
+    new = session_rules.sessions(recomputed, rules)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return Rewrite(todo["modes"], new)
+    old = spark.read.format("delta").load(path).withColumn("device_key", F.coalesce(F.col("device"), F.lit("")))
+    stale = affected(old, rules, full, todo["keys"])
+    # session_date is the date of a session's first event: a date of the recomputed
+    # events. Those dates, and the stale sessions', are rewritten.
+    days = sorted({r["d"] for r in recomputed.select(F.col("event_date").alias("d"))
+                   .unionByName(stale.select(F.col("session_date").alias("d"))).distinct().collect()})
+    if not days:
+        return Rewrite(todo["modes"])
+    scope = Scope("session_date", days=tuple(d.isoformat() for d in days))
+    kept = scope.apply(old).join(stale.select("session_id"), "session_id", "left_anti")
+    return Rewrite(todo["modes"], kept.select(*schemas.SESSIONS_COLUMNS).unionByName(new), scope)
+
+
+def write(spark: SparkSession, rewrite: Rewrite, path: str, metadata: dict) -> None:
+    """One commit: replace the rewrite's scope (None: the whole table, or create it)."""
+    writer = (rewrite.data.select(*schemas.SESSIONS_COLUMNS).write.format("delta").mode("overwrite")
               .partitionBy("session_date").option("partitionOverwriteMode", "static"))
+    predicate = rewrite.scope.sql() if rewrite.scope else None
     if predicate:
         writer = writer.option("replaceWhere", predicate)
     with tables.commit_metadata(spark, **metadata):
         writer.save(path)
+
+
+def summarise(spark: SparkSession, path: str, scope: Scope | None) -> list[dict]:
+    """Per session_date and source of what the commit wrote: sessions, conversions, the
+    median duration."""
+    written = spark.read.format("delta").load(path)
+    written = scope.apply(written) if scope else written
+    return [
+        {"session_date": r["session_date"].isoformat(), "source": r["source"], "sessions": r["sessions"],
+         "converted": r["converted"], "conversion_rate": r["conversion_rate"],
+         "median_duration_s": r["median_duration_s"]}
+        for r in session_rules.daily_summary(written).orderBy("session_date", "source").collect()
+    ]
 
 
 def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
@@ -173,59 +238,22 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     sources = [cfg.source] if cfg.source else \
         sorted(r["source"] for r in events.select("source").distinct().collect())
     rules = rules_by_source(cfg, sources)
-    exists = DeltaTable.isDeltaTable(spark, path)
+    rewrite = (plan_range(spark, cfg, events, path, rules) if cfg.date_from
+               else plan_incremental(spark, events_path, events, version, path, rules))
     rep = {"run_id": cfg.run_id, "job": "sessions", "warehouse": warehouse, "events_version": version,
            "from": cfg.date_from.isoformat() if cfg.date_from else None,
            "to": cfg.date_to.isoformat() if cfg.date_to else None,
            "rules": {s: r.as_dict() for s, r in rules.items()}, "dates_rewritten": [], "sessions_written": 0,
-           "summary": [], "commit": None, "status": "succeeded"}
-    metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": rep["rules"]}
-    predicate, data = None, None
-    if cfg.date_from:
-        rep["modes"] = {s: "range" for s in sources}
-        in_range = F.col("session_date").between(F.lit(cfg.date_from), F.lit(cfg.date_to))
-        data = session_rules.sessions(events, rules).where(in_range)
-        predicate = (f"session_date >= DATE'{cfg.date_from}' AND session_date <= DATE'{cfg.date_to}' AND "
-                     f"source IN ({', '.join(tables.sql_string(s) for s in sources)})")
-        if not exists:
-            predicate = None
-    else:
-        todo = plan(spark, events_path, path, version, rules)
-        rep["modes"] = todo["modes"]
-        metadata["events_version"] = version
-        full = [s for s, m in todo["modes"].items() if m == "full"]
-        if full or todo["keys"] is not None:
-            recomputed = affected(events, rules, full, todo["keys"])
-            new = session_rules.sessions(recomputed, rules)
-            if not exists:
-                data = new
-            else:
-                old = spark.read.format("delta").load(path).withColumn(
-                    "device_key", F.coalesce(F.col("device"), F.lit("")))
-                stale = affected(old, rules, full, todo["keys"])
-                # session_date is the date of a session's first event: a date of the
-                # recomputed events. Those dates, and the stale sessions', are rewritten.
-                days = sorted({r["d"] for r in recomputed.select(F.col("event_date").alias("d"))
-                               .unionByName(stale.select(F.col("session_date").alias("d")))
-                               .distinct().collect()})
-                if days:
-                    predicate = tables.dates_in("session_date", [d.isoformat() for d in days])
-                    kept = old.where(predicate).join(stale.select("session_id"), "session_id", "left_anti")
-                    data = kept.select(*schemas.SESSIONS_COLUMNS).unionByName(new)
-    if data is not None:
-        write(spark, data, path, predicate, metadata)
-        table = DeltaTable.forPath(spark, path)
-        rep["commit"] = tables.last_commit(table)
-        written = spark.read.format("delta").load(path)
-        written = written.where(predicate) if predicate else written
-        summary = [
-            {"session_date": r["session_date"].isoformat(), "source": r["source"], "sessions": r["sessions"],
-             "converted": r["converted"], "conversion_rate": r["conversion_rate"],
-             "median_duration_s": r["median_duration_s"]}
-            for r in session_rules.daily_summary(written).orderBy("session_date", "source").collect()
-        ]
+           "summary": [], "commit": None, "status": "succeeded", "modes": rewrite.modes}
+    if rewrite.data is not None:
+        metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": rep["rules"]}
+        if rewrite.consumes:
+            metadata["events_version"] = version
+        write(spark, rewrite, path, metadata)
+        summary = summarise(spark, path, rewrite.scope)
         rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
-                   dates_rewritten=sorted({s["session_date"] for s in summary}))
+                   dates_rewritten=sorted({s["session_date"] for s in summary}),
+                   commit=tables.last_commit(DeltaTable.forPath(spark, path)))
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print_summary(rep)

@@ -16,11 +16,12 @@ def _path(spark: SparkSession, uri: str):
     try:
         path = jvm.org.apache.hadoop.fs.Path(uri)
         return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    except Exception as err:  # py4j wraps the JVM's exception, e.g. no FileSystem for a scheme
-        raise UsageError(f"cannot use path {uri}: {_first_line(err)}") from None
+    except Py4JJavaError as err:  # the JVM's exception, e.g. no FileSystem for a scheme
+        raise UsageError(f"cannot use path {uri}: {first_line(err)}") from None
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: BaseException) -> str:
+    """The line of an error worth showing: the Java exception's, else the first."""
     # py4j puts the Java error on a line of its own that starts with ": ".
     lines = [text for text in (line.strip().lstrip(": ") for line in str(err).splitlines()) if text]
     java = [line for line in lines if "Exception:" in line]
@@ -41,8 +42,8 @@ def list_files(spark: SparkSession, pattern: str) -> list[str]:
     path, fs = _path(spark, pattern)
     try:
         statuses = fs.globStatus(path)
-    except Exception as err:  # py4j wraps the JVM's IOException
-        raise UsageError(f"cannot read input {pattern}: {_first_line(err)}") from None
+    except Py4JJavaError as err:  # the JVM's IOException
+        raise UsageError(f"cannot read input {pattern}: {first_line(err)}") from None
     files = []
     for status in statuses or []:
         if status.isDirectory():
@@ -76,7 +77,7 @@ def is_directory(spark: SparkSession, uri: str) -> bool:
         not_found = spark.sparkContext._jvm.java.lang.Class.forName("java.io.FileNotFoundException")
         if not_found.isInstance(err.java_exception):
             return False
-        raise UsageError(f"cannot read {uri}: {_first_line(err)}") from None
+        raise UsageError(f"cannot read {uri}: {first_line(err)}") from None
 
 
 def subdirectories(spark: SparkSession, uri: str) -> list[str]:

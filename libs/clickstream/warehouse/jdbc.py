@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyspark.sql.types as T
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from clickstream.config.errors import UsageError
+from clickstream.warehouse.scope import Scope
 
 DRIVERS = {"postgresql": "org.postgresql.Driver", "redshift": "com.amazon.redshift.jdbc42.Driver"}
 _URL = re.compile(r"^jdbc:(postgresql|redshift)://([^/?#]+)(/[^?#]*)?(\?.*)?$")
@@ -71,7 +73,13 @@ def quote(*names: str) -> str:
 
 
 def literal(value: str) -> str:
+    """A string literal in PostgreSQL's and Redshift's SQL (standard quoting, no escapes)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def where(scope: Scope) -> str | None:
+    """The scope's rows in the database's SQL; PostgreSQL and Redshift spell it the same."""
+    return scope.render(quote, literal)
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ class Connection:
         stmt = self._conn.createStatement()
         try:
             yield stmt
-        except Exception as err:  # noqa: BLE001 - sorted below
+        except Py4JJavaError as err:  # an SQLException, sorted below
             state, message = sql_state(err)
             if is_usage_state(state):
                 raise UsageError(f"{redact(self.url)}: {message} (in: {sql[:120]})") from None
@@ -222,13 +230,13 @@ def connect(spark: SparkSession, url: str, user: str | None, password: str | Non
     try:
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         driver = jvm.java.lang.Class.forName(DRIVERS[name], True, loader).newInstance()
-    except Exception as err:  # noqa: BLE001 - a missing driver jar is a setup problem
+    except Py4JJavaError as err:  # ClassNotFoundException: a missing driver jar is a setup problem
         raise UsageError(f"the JDBC driver {DRIVERS[name]} is not on Spark's classpath "
                          f"({sql_state(err)[1]}); run through ./spark-submit.sh, which adds it with --packages") \
             from None
     try:
         jconn = driver.connect(url, props)
-    except Exception as err:  # noqa: BLE001 - sorted into the target's fault or ours below
+    except Py4JJavaError as err:  # an SQLException, sorted into the target's fault or ours below
         state, message = sql_state(err)
         if is_usage_state(state) or state is None:
             raise UsageError(f"cannot connect to {redact(url)} as {user or '(default user)'}: {message}") from None

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 
 import pyspark.sql.types as T
 from delta.tables import DeltaTable
+from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config.schemas import REJECTS_COLUMNS
 from clickstream.warehouse import fs
+from clickstream.warehouse.scope import Scope, sql_string
 
 # The source of events written before the table had a `source` column and no run report says.
 LEGACY_SOURCE = "hipages"
@@ -123,11 +125,6 @@ def metadata_newest_first(spark: SparkSession, path: str):
         yield user_metadata(row["userMetadata"])
 
 
-def dates_in(column: str, days: list[str]) -> str:
-    """SQL predicate: `column` is one of the YYYY-MM-DD days."""
-    return f"{column} IN ({', '.join(f'DATE{sql_string(d)}' for d in days)})"
-
-
 def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     """The table as of one version (Delta time travel)."""
     return spark.read.format("delta").option("versionAsOf", version).load(path)
@@ -170,20 +167,63 @@ def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, meta
     return commit_after(table, before, metadata["run_id"])
 
 
-def sql_string(value: str) -> str:
-    """A Spark SQL string literal: "it's" -> 'it\\'s'."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def replace_rejects(path: str, rejects: DataFrame, source_files: list[str]) -> None:
     """Replace every earlier reject of these source files (spelled as `source_file` is:
     `fs.file_uri`) with `rejects`, in one commit."""
-    predicate = f"source_file IN ({', '.join(sql_string(f) for f in source_files)})"
+    if not source_files:
+        raise ValueError("replace_rejects needs the batch's source files: none would replace every reject")
     (
         rejects.select(*REJECTS_COLUMNS)
         .write.format("delta")
         .mode("overwrite")
         .option("partitionOverwriteMode", "static")  # whatever the session's mode
-        .option("replaceWhere", predicate)
+        .option("replaceWhere", Scope(files=tuple(source_files)).sql())
         .save(path)
     )
+
+
+# What Delta and Spark raise when the change data feed of a version range cannot be
+# read because it is gone or was never kept: the feed was off for some of the versions,
+# the log retention cleaned their commit files, or VACUUM removed their data files. Any
+# other failure (credentials, permissions, the network) is not "gone" and propagates.
+FEED_GONE = ("DELTA_MISSING_CHANGE_DATA", "DELTA_LOG_FILE_NOT_FOUND", "DELTA_FILE_NOT_FOUND_DETAILED",
+             "DELTA_CHANGE_DATA_FILE_NOT_FOUND", "DELTA_VERSIONS_NOT_CONTIGUOUS", "FAILED_READ_FILE.FILE_NOT_EXIST")
+_FEED_GONE_CLASSES = ("org.apache.spark.sql.delta.DeltaFileNotFoundException", "java.io.FileNotFoundException")
+
+
+def _conditions(err: BaseException):
+    """The error conditions and Java classes of a PySpark or Py4J error and its causes."""
+    for getter in ("getCondition", "getErrorClass"):
+        try:
+            condition = getattr(err, getter)()
+        except AttributeError:  # an older PySpark without that getter
+            continue
+        if condition:
+            yield condition
+            break
+    java = getattr(err, "java_exception", None) or getattr(err, "_origin", None)
+    for _ in range(10):  # the cause chain, bounded
+        if java is None or not hasattr(java, "getClass"):
+            return
+        yield java.getClass().getName()
+        for getter in ("getCondition", "getErrorClass"):
+            try:
+                condition = getattr(java, getter)()
+            except Py4JError:  # not a SparkThrowable, or a Spark without that method
+                continue
+            if condition:
+                yield condition
+                break
+        java = java.getCause()
+
+
+def change_feed_gone(err: BaseException) -> bool:
+    """True when `err` says the change data feed asked for is gone (FEED_GONE)."""
+    return any(c in FEED_GONE or c in _FEED_GONE_CLASSES for c in _conditions(err))
+
+
+def read_changes(spark: SparkSession, path: str, first: int, last: int) -> DataFrame:
+    """The change data feed of versions first..last (lazy: a gone feed may fail only
+    when the rows are read; callers catch what `change_feed_gone` recognises)."""
+    return (spark.read.format("delta").option("readChangeFeed", "true")
+            .option("startingVersion", first).option("endingVersion", last).load(path))
