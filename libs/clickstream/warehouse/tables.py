@@ -209,7 +209,7 @@ def _conditions(err: BaseException):
         for getter in ("getCondition", "getErrorClass"):
             try:
                 condition = getattr(java, getter)()
-            except Py4JError:  # not a SparkThrowable, or a Spark without that method
+            except (AttributeError, Py4JError):  # not a SparkThrowable, or a Spark without that method
                 continue
             if condition:
                 yield condition
