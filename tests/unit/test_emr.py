@@ -72,6 +72,8 @@ def test_the_export_step_publishes_hourly_stats_in_utc_with_the_jdbc_driver():
     assert not report.has_errors(), report.generate_report()
     with pytest.raises(UsageError, match="^bad --jdbc-url 'jdbc:oracle://x'"):
         steps(None, export={"jdbc_url": "jdbc:oracle://x", "target": "t"})
+    with pytest.raises(UsageError, match=r"^--jdbc-url 'jdbc:redshift://c:5439/dev' carries 'PWD'"):
+        steps(None, export={"jdbc_url": "jdbc:redshift://c:5439/dev;UID=etl;PWD=x", "target": "t"})
 
 
 def test_steps_use_the_emr_properties_and_download_nothing():

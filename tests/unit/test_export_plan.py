@@ -59,10 +59,35 @@ def test_urls_are_checked_and_never_carry_a_password():
     base = ["--warehouse", "wh", "--table", "sessions", "--target", "t"]
     with pytest.raises(UsageError, match=r"^bad --jdbc-url 'jdbc:mysql://h/db': use jdbc:postgresql://"):
         export.parse_args([*base, "--jdbc-url", "jdbc:mysql://h/db"])
-    with pytest.raises(UsageError, match=r"^--jdbc-url contains a password: set CLICKSTREAM_JDBC_PASSWORD"):
+    with pytest.raises(UsageError, match=r"^--jdbc-url 'jdbc:postgresql://h/db' carries 'password': set "
+                                         r"CLICKSTREAM_JDBC_PASSWORD \(or PGPASSWORD\) instead"):
         export.parse_args([*base, "--jdbc-url", "jdbc:postgresql://h/db?user=a&password=b"])
     assert jdbc.location("jdbc:redshift://c.x.redshift.amazonaws.com:5439/dev?ssl=true") == \
         "c.x.redshift.amazonaws.com:5439/dev"
+
+
+@pytest.mark.parametrize("url, key", [
+    ("jdbc:redshift://h:5439/dev;UID=etl;PWD=x", "PWD"),  # AWS's documented form
+    ("jdbc:redshift://h:5439/dev;Password=x", "Password"),
+    ("jdbc:postgresql://h/db?PWD=x", "PWD"),
+    ("jdbc:postgresql://h/db?ssl=true&sslpassword=x", "sslpassword"),
+    ("jdbc:postgresql://h/db?user=a&PASSWORD=x", "PASSWORD"),
+    ("jdbc:redshift://h:5439/dev?AccessKeyID=A&SecretAccessKey=x", "AccessKeyID"),  # the first one named
+    ("jdbc:redshift://h:5439/dev;SessionToken=x", "SessionToken"),
+])
+def test_a_secret_in_either_option_form_is_refused_without_showing_it(url, key):
+    with pytest.raises(UsageError) as err:
+        jdbc.dialect(url)
+    assert str(err.value) == (f"--jdbc-url {jdbc.redact(url)!r} carries {key!r}: set CLICKSTREAM_JDBC_PASSWORD "
+                              "(or PGPASSWORD) instead, and keep secrets out of URLs")
+    assert "=x" not in str(err.value) and ";" not in jdbc.redact(url) and "?" not in jdbc.redact(url)
+
+
+def test_options_without_secrets_pass_and_are_never_shown_or_stored():
+    url = "jdbc:redshift://c.x:5439/dev;UID=etl;ssl=true"
+    assert (jdbc.dialect(url), jdbc.option_keys(url)) == ("redshift", ["UID", "ssl"])
+    assert (jdbc.redact(url), jdbc.location(url)) == ("jdbc:redshift://c.x:5439/dev", "c.x:5439/dev")
+    assert jdbc.redact("jdbc:postgresql://h/db?user=a;b=c") == "jdbc:postgresql://h/db"
 
 
 def test_password_comes_from_the_environment(monkeypatch):

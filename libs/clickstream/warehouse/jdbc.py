@@ -31,22 +31,43 @@ _USAGE_STATES = ("08", "28", "3D", "3F", "42501")
 CONNECT_TIMEOUT_S = 15
 
 
+# Driver options that hold a secret, in either form the drivers take: `?k=v&k=v`
+# (PostgreSQL, Redshift) or `;K=V;K=V` (Redshift, as AWS documents it). Matched case-
+# insensitively on the key: password, PWD, sslpassword, SecretAccessKey, SessionToken...
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|^accesskeyid$|^iamaccesskey", re.IGNORECASE)
+
+
 def dialect(url: str) -> str:
+    """'postgresql' or 'redshift' of a JDBC URL, which must not carry a secret: the URL
+    is shown in errors and stored in reports, export records and EMR steps."""
     match = _URL.match(url)
     if not match:
         raise UsageError(f"bad --jdbc-url {redact(url)!r}: use jdbc:postgresql://HOST:PORT/DATABASE "
                          "or jdbc:redshift://HOST:PORT/DATABASE")
+    secrets = [key for key in option_keys(url) if _SECRET_KEY.search(key)]
+    if secrets:
+        raise UsageError(f"--jdbc-url {redact(url)!r} carries {secrets[0]!r}: set CLICKSTREAM_JDBC_PASSWORD "
+                         "(or PGPASSWORD) instead, and keep secrets out of URLs")
     return match.group(1)
 
 
+def option_keys(url: str) -> list[str]:
+    """The keys of a URL's driver options, after the first '?' or ';', split on '&' and ';'."""
+    cut = min((i for i in (url.find("?"), url.find(";")) if i >= 0), default=-1)
+    if cut < 0:
+        return []
+    return [part.split("=", 1)[0].strip() for part in re.split(r"[&;?]", url[cut + 1:]) if part.strip()]
+
+
 def redact(url: str) -> str:
-    """The URL without its query string (which may hold a password)."""
-    return url.split("?", 1)[0]
+    """The URL without its driver options (everything from the first '?' or ';'), which
+    is what any shown or stored URL is."""
+    return re.split(r"[?;]", url, maxsplit=1)[0]
 
 
 def location(url: str) -> str:
     """'jdbc:postgresql://db:5432/analytics?ssl=true' -> 'db:5432/analytics'."""
-    match = _URL.match(url)
+    match = _URL.match(redact(url))
     return (match.group(2) + (match.group(3) or "")) if match else redact(url)
 
 
