@@ -49,8 +49,9 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     dims = tuple(d.strip() for d in value.split(","))
+    taken = {*schemas.EVENTS_COLUMNS, *schemas.hourly_stats_schema().fieldNames()}  # a property may not shadow these
     for d in dims:
-        if d not in stats_rules.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in schemas.EVENTS_COLUMNS):
+        if d not in stats_rules.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in taken):
             raise UsageError(f"bad dimension {d!r} in --dimensions: use {', '.join(stats_rules.DIMENSIONS)} "
                              "or a property key such as campaign_id ([a-z][a-z0-9_]*)")
     if len(set(dims)) != len(dims):
