@@ -3,6 +3,7 @@ predicates, argument checks, JDBC URLs that never carry a password."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pyspark.sql.types as T
@@ -97,3 +98,12 @@ def test_password_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("CLICKSTREAM_JDBC_PASSWORD", "ours")
     assert export.password() == "ours"
     assert os.environ["PGPASSWORD"] == "pg"
+
+
+def test_staging_names_fit_and_are_keyed_on_the_whole_target():
+    long_a, long_b = "a" * 30 + "_daily_one", "a" * 30 + "_daily_two"  # the first 30 characters shared
+    a, b = export.staging_prefix("analytics", long_a), export.staging_prefix("analytics", long_b)
+    assert a != b and not a.startswith(b) and not b.startswith(a)
+    assert a.startswith("a" * 30 + "__stage_") and len(a + "0" * 12) <= 63
+    assert export.staging_prefix("s", "t") == "t__stage_" + hashlib.sha256(b"s.t").hexdigest()[:8] + "_"
+    assert export.staging_prefix("s", "t") != export.staging_prefix("other", "t")

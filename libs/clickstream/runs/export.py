@@ -203,12 +203,16 @@ def lock_key(schema: str, table: str) -> int:
                           signed=True)
 
 
-def staging_prefix(table: str) -> str:
-    return table[:40] + STAGE_MARK
+def staging_prefix(schema: str, table: str) -> str:
+    """The names of this target's staging tables start with this: the table's name, cut
+    to fit, and a hash of the whole target, so that two targets whose names share their
+    first 30 characters never drop each other's staging tables."""
+    target = hashlib.sha256(f"{schema}.{table}".encode()).hexdigest()[:8]
+    return f"{table[:30]}{STAGE_MARK}{target}_"  # + 12 hex of the run id: 63 characters at most
 
 
 def leftover_staging(conn: jdbc.Connection, schema: str, table: str) -> list[str]:
-    prefix = staging_prefix(table)
+    prefix = staging_prefix(schema, table)
     rows = conn.query("SELECT table_name FROM information_schema.tables "
                       f"WHERE table_schema = {jdbc.literal(schema)} "
                       f"AND left(table_name, {len(prefix)}) = {jdbc.literal(prefix)}")
@@ -336,7 +340,7 @@ def publish(spark: SparkSession, conn: jdbc.Connection, cfg: ExportConfig, rows:
     transaction."""
     selected = scope.apply(rows)
     in_database = jdbc.where(scope)
-    stage = staging_prefix(table) + hashlib.sha256(cfg.run_id.encode()).hexdigest()[:12]
+    stage = staging_prefix(schema, table) + hashlib.sha256(cfg.run_id.encode()).hexdigest()[:12]
     dialect = jdbc.dialect(cfg.jdbc_url)
     conn.execute(create_table_sql(schema, stage, rows.schema, types, [], dialect, 0, staging=True))
     faults.point("staging_created")
