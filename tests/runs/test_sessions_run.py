@@ -1,12 +1,15 @@
 """The sessions job in process: incremental runs against a full recompute, and its one-line failure."""
 
 import datetime as dt
+import json
 from collections import defaultdict
 from hashlib import sha256
 
+import pytest
+
 from clickstream.runs import generate, sessions
 
-from helpers import hipages_line, run_events, run_job, write_lines
+from helpers import CONF_DIR, hipages_line, run_events, run_job, write_lines
 
 
 def sid(*parts):
@@ -17,6 +20,22 @@ def test_a_warehouse_without_events_is_one_line_and_exit_2(spark, tmp_path, caps
     assert run_job(spark, "sessions", "--warehouse", str(tmp_path / "empty")) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"sessions: error: no events table at file:{tmp_path / 'empty' / 'events'}: run the events job first"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--conversion", "(?P<step>Ride)"],  # Python's named group: Java refuses it
+     "sessions: error: bad --conversion '(?P<step>Ride)': Unknown inline modifier near index 2 (Java's regex syntax)"),
+    (["--source", "ride", "--conf-dir", "{conf}"],
+     "sessions: error: bad 'sessions.conversion' of profile ride '(Ride': Unclosed group near index 5 "
+     "(Java's regex syntax)"),
+])
+def test_a_regex_java_refuses_is_one_line_and_exit_2_before_any_data_is_read(spark, tmp_path, capsys, argv, message):
+    raw = json.loads((CONF_DIR / "sources" / "mobile_events.json").read_text())
+    (tmp_path / "conf" / "sources").mkdir(parents=True)
+    (tmp_path / "conf" / "sources" / "ride.json").write_text(json.dumps({**raw, "sessions": {"conversion": "(Ride"}}))
+    argv = [a.replace("{conf}", str(tmp_path / "conf")) for a in argv]
+    assert run_job(spark, "sessions", "--warehouse", str(tmp_path / "no-warehouse"), *argv) == 2
+    assert capsys.readouterr().err.splitlines() == [message]
 
 
 def run_sessions(spark, wh, run_id, **kw):

@@ -25,7 +25,7 @@ def test_profiles_carry_the_session_rules():
 
 @pytest.mark.parametrize("sessions_spec, message", [
     ({"gap_minutes": 0}, "'sessions.gap_minutes' 0 must be a whole number of minutes, 1 or more"),
-    ({"conversion": "(a"}, "'sessions.conversion' '(a' is not a valid regular expression"),
+    ({"conversion": ""}, "'sessions.conversion' must be a non-empty regular expression"),
     ({"device_property": "phone"}, "'sessions.device_property' 'phone' is not one of the profile's 'properties'"),
     ({"gap": 5}, "'sessions' must be an object with 'gap_minutes', 'conversion' and 'device_property'"),
 ])

@@ -29,7 +29,7 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from py4j.protocol import Py4JJavaError
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
@@ -95,6 +95,24 @@ def rules_by_source(cfg: SessionsConfig, sources: list[str]) -> dict[str, Sessio
             rule = replace(rule, conversion=cfg.conversion)
         rules[name] = rule
     return rules
+
+
+def check_java_regex(spark: SparkSession, pattern: str, what: str) -> None:
+    """UsageError unless Java's regex engine, which `rlike` uses, compiles `pattern`."""
+    try:
+        spark.sparkContext._jvm.java.util.regex.Pattern.compile(pattern)
+    except (IllegalArgumentException, Py4JJavaError) as err:  # PatternSyntaxException, as PySpark raises it
+        problem = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UsageError(f"bad {what} {pattern!r}: {problem} (Java's regex syntax)") from None
+
+
+def check_rules(spark: SparkSession, cfg: SessionsConfig, rules: dict[str, SessionRules]) -> None:
+    """Every conversion regex compiles in Java, before any data is read."""
+    if cfg.conversion:
+        check_java_regex(spark, cfg.conversion, "--conversion")
+    for source, rule in sorted(rules.items()):
+        if rule.conversion and not cfg.conversion:
+            check_java_regex(spark, rule.conversion, f"'sessions.conversion' of profile {source}")
 
 
 def consumed_version(spark: SparkSession, path: str, source: str, rule: SessionRules) -> int | None:
@@ -229,6 +247,7 @@ def summarise(spark: SparkSession, path: str, scope: Scope | None) -> list[dict]
 
 def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     started = time.time()
+    check_rules(spark, cfg, rules_by_source(cfg, [cfg.source]) if cfg.source else {})
     warehouse = fs.qualify(spark, cfg.warehouse)
     events_path, path = tables.table_path(warehouse, "events"), tables.table_path(warehouse, TABLE)
     if not DeltaTable.isDeltaTable(spark, events_path):
@@ -238,6 +257,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     sources = [cfg.source] if cfg.source else \
         sorted(r["source"] for r in events.select("source").distinct().collect())
     rules = rules_by_source(cfg, sources)
+    check_rules(spark, cfg, rules)
     rewrite = (plan_range(spark, cfg, events, path, rules) if cfg.date_from
                else plan_incremental(spark, events_path, events, version, path, rules))
     rep = {"run_id": cfg.run_id, "job": "sessions", "warehouse": warehouse, "events_version": version,
