@@ -3,6 +3,7 @@ written under tmp_path."""
 
 import datetime as dt
 import glob
+from urllib.parse import unquote
 
 import pytest
 from delta.tables import DeltaTable
@@ -149,6 +150,22 @@ def test_directory_and_glob_inputs_skip_hidden_files(spark, hipages_profile, tmp
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2017/a.json", "b.json"]
     rep = run(spark, hipages_profile, f"{tmp_path}/in/*.json", tmp_path / "wh2", "r2")
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["b.json"]
+
+
+def test_files_are_read_exactly_as_named_whatever_their_characters(spark, hipages_profile, tmp_path):
+    """A listed file is read literally: its name is not a glob, beside files its name would match as one."""
+    names = {"a[1].json": "a1.json", "b{x,y}.json": "bx.json", "c*.json": "cz.json", "d?.json": "dq.json",
+             "e f.json": None, "g\\h.json": "gh.json"}
+    for i, (odd, decoy) in enumerate(names.items()):
+        write_lines(tmp_path / "in" / odd, [L(f"odd{i}")])
+        if decoy:
+            write_lines(tmp_path / "in" / decoy, [L(f"decoy{i}")])
+    rep = run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1")
+    assert (rep.records, rep.events_written, rep.duplicates) == (11, 11, 0)
+    got = {(e, unquote(f.rsplit("/in/", 1)[1])) for e, f in table_rows(spark, tmp_path / "wh", "events", "event_id",
+                                                                        "source_file")}  # as Spark spells a URI
+    assert got == {(f"odd{i}", odd) for i, odd in enumerate(names)} | {
+        (f"decoy{i}", decoy) for i, decoy in enumerate(names.values()) if decoy}
 
 
 def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):

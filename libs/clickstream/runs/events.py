@@ -160,8 +160,11 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
 
 def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     """Every line of the files, with its file, an order that follows the lines of a
-    file, and where the file's split starts (0 for a file's first split)."""
-    return spark.read.text(files).select(
+    file, and where the file's split starts (0 for a file's first split).
+
+    The files are read exactly as named: Spark globs every path it is given, so each
+    glob character is escaped (`a[1].json` is that file, never `a1.json`)."""
+    return spark.read.text([fs.literal_path(f) for f in files]).select(
         F.col("value"),
         F.col("_metadata.file_path").alias("source_file"),
         F.monotonically_increasing_id().alias("line_order"),

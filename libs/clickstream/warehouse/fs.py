@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
@@ -26,6 +27,12 @@ def first_line(err: BaseException) -> str:
     lines = [text for text in (line.strip().lstrip(": ") for line in str(err).splitlines()) if text]
     java = [line for line in lines if "Exception:" in line]
     return (java or lines or [type(err).__name__])[0]
+
+
+def literal_path(path: str) -> str:
+    """`path` as a glob that matches only itself: Hadoop's glob characters escaped with
+    a backslash ('a[1].json' -> 'a\\[1\\].json'). Spark's readers glob every path."""
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", path)
 
 
 def _hidden(name: str) -> bool:
