@@ -5,10 +5,12 @@ import datetime as dt
 import glob
 from urllib.parse import unquote
 
+import pyspark.sql.functions as F
 import pytest
 from delta.tables import DeltaTable
 
 from clickstream.runs import events
+from clickstream.warehouse import tables
 from clickstream.config.errors import UsageError
 
 from helpers import SHARED_DATA
@@ -63,9 +65,9 @@ def test_report_accounts_for_every_line(spark, hipages_profile, tmp_path):
     ])
     rep = run(spark, hipages_profile, src, tmp_path / "wh", "r1")
     saved = read_report(tmp_path / "wh", "r1")
-    assert {k: saved[k] for k in ("records", "events_written", "rejected", "duplicates", "blank_lines",
+    assert {k: saved[k] for k in ("lines_read", "records", "events_written", "rejected", "duplicates", "blank_lines",
                                   "partitions_written", "status", "run_id", "rejected_total")} == {
-        "records": 6, "events_written": 2, "duplicates": 1, "blank_lines": 2, "rejected_total": 3,
+        "lines_read": 8, "records": 6, "events_written": 2, "duplicates": 1, "blank_lines": 2, "rejected_total": 3,
         "rejected": {"malformed_json": 1, "conflicting_duplicate": 1, "bad_url": 1},
         "partitions_written": ["2017-02-02"], "status": "succeeded", "run_id": "r1",
     }
@@ -166,6 +168,33 @@ def test_files_are_read_exactly_as_named_whatever_their_characters(spark, hipage
                                                                         "source_file")}  # as Spark spells a URI
     assert got == {(f"odd{i}", odd) for i, odd in enumerate(names)} | {
         (f"decoy{i}", decoy) for i, decoy in enumerate(names.values()) if decoy}
+
+
+def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, hipages_profile, tmp_path, capsys,
+                                                                        monkeypatch):
+    """The lines read are counted from the text, apart from the classification; the
+    rejects commit must hold every reject. Either fault: one line, exit 1, no events."""
+    src = write_lines(tmp_path / "a.json", [L("e1"), L("e2"), "", "not json"])
+    wh = tmp_path / "wh"
+    parse = events.parse_lines
+    with monkeypatch.context() as patch:  # a fault that drops e2 between the read and the classification
+        patch.setattr(events, "parse_lines",
+                      lambda lines, *a, **kw: parse(lines.where(~F.col("value").contains('"e2"')), *a, **kw))
+        assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r1") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "events: error: the accounting does not add up: 4 lines read, but records (2) + blank lines (1) + header "
+        "lines (0) = 3; nothing of this batch is committed"]
+    replace = tables.replace_rejects
+    with monkeypatch.context() as patch:  # a rejects commit that loses its one row
+        patch.setattr(tables, "replace_rejects",
+                      lambda spark, path, rejects, *a: replace(spark, path, rejects.limit(0), *a))
+        assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r2") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "events: error: the rejects commit holds 0 rows of this batch's files where 1 lines were rejected; no "
+        "events are committed, run again to repair it"]
+    assert table_rows(spark, wh, "events", "event_id") == []
+    rep = run(spark, hipages_profile, src, wh, "r3")  # and the next run completes it
+    assert (rep.lines_read, rep.records, rep.events_written, rep.rejected_total, rep.blank_lines) == (4, 3, 2, 1, 1)
 
 
 def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):

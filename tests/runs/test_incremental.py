@@ -82,8 +82,8 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
     assert [f.rsplit("/in/", 1)[1] for f in rep2.input_files] == ["2017/02/02/late.json"]
     assert [f.rsplit("/in/", 1)[1] for f in rep2.files_skipped] == ["2017/02/02/a.json", "2017/02/03/b.json"]
     assert (rep2.events_written, rep2.duplicates, rep2.partitions_written) == (1, 1, ["2017-02-02"])
-    assert rep2.batches == [{"batch_id": 1, "files": 1, "records": 2, "events_written": 1, "rejected": 0,
-                             "duplicates": 1, "status": "succeeded", "attempts": 1,
+    assert rep2.batches == [{"batch_id": 1, "files": 1, "lines_read": 2, "records": 2, "events_written": 1,
+                             "rejected": 0, "duplicates": 1, "status": "succeeded", "attempts": 1,
                              "events_version": rep2.events_commits[0]["version"]}]
 
     # Nothing new: no batch, and no commit to the events table.
@@ -137,12 +137,13 @@ def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile,
     calls = []
 
     def rejects_then_another_writer(*args, **kw):
-        replace_rejects(*args, **kw)
+        commit = replace_rejects(*args, **kw)
         calls.append(1)
         if len(calls) == 1:  # another run inserts an event after this batch was classified
             event_id = next(others)
             other = write_lines(tmp_path / f"{event_id}.json", [L(event_id, user_id="other")])
             run_events(spark, hipages_profile, other, wh, "other")
+        return commit
 
     monkeypatch.setattr(tables, "replace_rejects", rejects_then_another_writer)
     rep = run_events(spark, hipages_profile, write_lines(tmp_path / "b.json", [L("b1"), L("x1", user_id="other")]),

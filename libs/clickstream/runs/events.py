@@ -238,15 +238,22 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     try:
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare)
-        batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None,
-                             **run_reports.count_statuses(classified))
+        # The lines as read, counted apart from the classification: a line lost on the way fails the batch.
+        lines_read = lines.count()
+        batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None, lines_read=lines_read,
+                                  **run_reports.count_statuses(classified))
         batch.check_arithmetic()
         rejects = classified.filter(F.col("status") == "rejected").select(
             F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
         )
+        rejects_path, file_uris = tables.table_path(warehouse, "rejects"), [fs.file_uri(spark, f) for f in files]
         with tables.commit_metadata(spark, **metadata):
-            tables.replace_rejects(tables.table_path(warehouse, "rejects"), rejects,
-                                   [fs.file_uri(spark, f) for f in files])
+            rejects_commit = tables.replace_rejects(spark, rejects_path, rejects, file_uris, cfg.run_id)
+        # What the commit holds for these files, read back (no commit: Delta skips one that
+        # would write no row and remove no file, so the table holds none of theirs).
+        batch.check_rejects_written(
+            Scope(files=tuple(file_uris)).apply(tables.read_version(spark, rejects_path, rejects_commit["version"]))
+            .count() if rejects_commit else 0)
         faults.point("rejects_committed")
         if batch.reject_rate > cfg.max_reject_rate:
             batch.status = "failed_reject_rate"

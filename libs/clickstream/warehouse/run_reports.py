@@ -1,7 +1,9 @@
 """The run report: what a run read, wrote and rejected, written to `_runs/<run_id>.json`.
 
-It proves that no line disappeared: records = events_written + rejected + duplicates,
-and every line read is a record, a blank line or a CSV file's header line.
+It proves that no line disappeared. The lines read are counted from the text itself,
+apart from the classification, and must equal records + blank lines + CSV header
+lines; records = events_written + rejected + duplicates; and the commits must hold
+what the counts say (the MERGE's inserted rows, the rejects written).
 """
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ import pyspark.sql.functions as F
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli
+from clickstream.config.errors import JobFailed
 from clickstream.warehouse import fs
 
 
 @dataclass
 class Counts:
-    """What became of a set of lines; records = events_written + rejected + duplicates."""
+    """What became of a set of lines: lines_read = records + blank_lines + header_lines,
+    and records = events_written + rejected + duplicates."""
 
+    lines_read: int = 0
     records: int = 0
     events_written: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -35,12 +40,24 @@ class Counts:
         return self.rejected_total / self.records if self.records else 0.0
 
     def check_arithmetic(self) -> None:
+        """JobFailed (exit 1, one line) unless every line read is accounted for."""
+        seen = self.records + self.blank_lines + self.header_lines
+        if seen != self.lines_read:
+            raise JobFailed(f"the accounting does not add up: {self.lines_read} lines read, but records "
+                            f"({self.records}) + blank lines ({self.blank_lines}) + header lines "
+                            f"({self.header_lines}) = {seen}; nothing of this batch is committed")
         accounted = self.events_written + self.rejected_total + self.duplicates
         if accounted != self.records:
-            raise RuntimeError(
-                f"records ({self.records}) != events_written ({self.events_written}) + "
-                f"rejected ({self.rejected_total}) + duplicates ({self.duplicates})"
-            )
+            raise JobFailed(f"the accounting does not add up: records ({self.records}) != events_written "
+                            f"({self.events_written}) + rejected ({self.rejected_total}) + duplicates "
+                            f"({self.duplicates}); nothing of this batch is committed")
+
+    def check_rejects_written(self, written: int) -> None:
+        """JobFailed unless the rejects table holds, for these files, as many rows as were rejected."""
+        if written != self.rejected_total:
+            raise JobFailed(f"the rejects commit holds {written} rows of this batch's files where "
+                            f"{self.rejected_total} lines were rejected; no events are committed, run again to "
+                            "repair it")
 
 
 @dataclass
@@ -82,6 +99,7 @@ class RunReport(Counts):
 
     def add(self, batch: Batch) -> None:
         """Add one committed (or reject-rate-failed) batch to the run's totals."""
+        self.lines_read += batch.lines_read
         self.records += batch.records
         self.events_written += batch.events_written
         for reason, n in batch.rejected.items():
@@ -96,7 +114,8 @@ class RunReport(Counts):
         if batch.status != "succeeded":
             self.status = batch.status
         self.batches.append({
-            "batch_id": batch.batch_id, "files": len(batch.files), "records": batch.records,
+            "batch_id": batch.batch_id, "files": len(batch.files), "lines_read": batch.lines_read,
+            "records": batch.records,
             "events_written": batch.events_written, "rejected": batch.rejected_total,
             "duplicates": batch.duplicates, "status": batch.status, "attempts": batch.attempts,
             "events_version": batch.events_commit["version"] if batch.events_commit else None,

@@ -167,11 +167,15 @@ def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, meta
     return commit_after(table, before, metadata["run_id"])
 
 
-def replace_rejects(path: str, rejects: DataFrame, source_files: list[str]) -> None:
+def replace_rejects(spark: SparkSession, path: str, rejects: DataFrame, source_files: list[str],
+                    run_id: str) -> dict | None:
     """Replace every earlier reject of these source files (spelled as `source_file` is:
-    `fs.file_uri`) with `rejects`, in one commit."""
+    `fs.file_uri`) with `rejects`, in one commit tagged with `run_id` (the caller's
+    `commit_metadata`); return that commit, or None when Delta made none (nothing to
+    write and nothing to remove)."""
     if not source_files:
         raise ValueError("replace_rejects needs the batch's source files: none would replace every reject")
+    before = current_version(spark, path)
     (
         rejects.select(*REJECTS_COLUMNS)
         .write.format("delta")
@@ -180,6 +184,7 @@ def replace_rejects(path: str, rejects: DataFrame, source_files: list[str]) -> N
         .option("replaceWhere", Scope(files=tuple(source_files)).sql())
         .save(path)
     )
+    return commit_after(DeltaTable.forPath(spark, path), before, run_id)
 
 
 # What Delta and Spark raise when the change data feed of a version range cannot be
