@@ -107,3 +107,24 @@ def test_staging_names_fit_and_are_keyed_on_the_whole_target():
     assert a.startswith("a" * 30 + "__stage_") and len(a + "0" * 12) <= 63
     assert export.staging_prefix("s", "t") == "t__stage_" + hashlib.sha256(b"s.t").hexdigest()[:8] + "_"
     assert export.staging_prefix("s", "t") != export.staging_prefix("other", "t")
+
+
+@pytest.mark.parametrize("name, message", [
+    ('bad"name', "bad column of events (it cannot be published) 'bad\"name': use letters, digits and '_'"),
+    ("x" * 64, "bad column of events (it cannot be published) 'xxxx"),
+    ("Campaign", "bad column of events 'Campaign': the database folds it to 'campaign'; rename it in lower case"),
+    ("a b", "bad column of events (it cannot be published) 'a b'"),
+])
+def test_a_column_name_that_is_not_a_plain_identifier_is_refused(name, message):
+    with pytest.raises(UsageError) as err:
+        export.check_columns(["event_id", name], "events")
+    assert str(err.value).startswith(message)
+
+
+def test_every_identifier_that_reaches_sql_is_quoted_and_escaped():
+    export.check_columns(["time_bucket", "url_level2", "_x9"], "hourly_stats")
+    assert jdbc.quote("s", 'a"b') == '"s"."a""b"'
+    fields = T.StructType([T.StructField('we"ird', T.StringType())])
+    types = export.column_types(fields, "postgresql")
+    assert export.create_table_sql("s", 't"1', fields, types, ['we"ird'], "postgresql", 15) == (
+        'CREATE TABLE "s"."t""1" ("we""ird" text, CONSTRAINT "t""1_key" UNIQUE NULLS NOT DISTINCT ("we""ird"))')

@@ -171,6 +171,16 @@ def target_columns(conn: jdbc.Connection, schema: str, table: str) -> dict[str, 
     return {name: data_type for name, data_type in rows}
 
 
+def check_columns(columns: list[str], table: str) -> None:
+    """Every column name is a plain identifier the database keeps as it is: letters,
+    digits and '_', at most 63 (PostgreSQL cuts longer names, so two could collide)."""
+    for name in columns:
+        jdbc.identifier(name, f"column of {table} (it cannot be published)")
+        if name != name.lower():
+            raise UsageError(f"bad column of {table} {name!r}: the database folds it to {name.lower()!r}; "
+                             "rename it in lower case")
+
+
 def column_types(schema: T.StructType, dialect: str) -> dict[str, jdbc.ColumnType]:
     return {f.name: jdbc.column_type(f.dataType, dialect) for f in schema.fields}
 
@@ -187,12 +197,13 @@ def incompatibility(existing: dict[str, str], wanted: dict[str, jdbc.ColumnType]
 
 def create_table_sql(schema: str, table: str, fields: T.StructType, types: dict[str, jdbc.ColumnType],
                      key: list[str], dialect: str, server_version: int, staging: bool = False) -> str:
-    cols = [f'"{f.name}" {types[f.name].staging if staging else types[f.name].target}'
+    cols = [f'{jdbc.quote(f.name)} {types[f.name].staging if staging else types[f.name].target}'
             + ("" if f.nullable or staging else " NOT NULL") for f in fields.fields]
     if key and not staging:
         # NULL is a value of the grain (url_level1 can be NULL): PostgreSQL 15+ can say so.
         nulls = " NULLS NOT DISTINCT" if dialect == "postgresql" and server_version >= 15 else ""
-        cols.append(f'CONSTRAINT "{table[:50]}_key" UNIQUE{nulls} ({", ".join(jdbc.quote(k) for k in key)})')
+        cols.append(f'CONSTRAINT {jdbc.quote(table[:50] + "_key")} UNIQUE{nulls} '
+                    f'({", ".join(jdbc.quote(k) for k in key)})')
     return f"CREATE TABLE {jdbc.quote(schema, table)} ({', '.join(cols)})"
 
 
@@ -259,6 +270,7 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
         raise UsageError(f"no Delta table {cfg.table} in {warehouse}")
     version = tables.current_version(spark, path)
     rows = tables.read_version(spark, path, version)
+    check_columns(rows.columns, cfg.table)
     column = date_column(rows.columns, cfg.table)
     if cfg.source and "source" not in rows.columns:
         raise UsageError(f"table {cfg.table} has no source column: drop --source")
@@ -362,8 +374,8 @@ def publish(spark: SparkSession, conn: jdbc.Connection, cfg: ExportConfig, rows:
                         "nothing was published")
     faults.point("staging_written")
     names = rows.columns
-    values = ", ".join(f'"{n}"::{existing[n]}' if types[n].is_json and existing[n] in ("jsonb", "json")
-                       else f'"{n}"' for n in names)
+    values = ", ".join(f'{jdbc.quote(n)}::{existing[n]}' if types[n].is_json and existing[n] in ("jsonb", "json")
+                       else jdbc.quote(n) for n in names)
     with conn.transaction():
         rep["rows_deleted"] = conn.execute(f"DELETE FROM {jdbc.quote(schema, table)}"
                                            + (f" WHERE {in_database}" if in_database else ""))

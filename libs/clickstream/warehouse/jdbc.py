@@ -89,8 +89,9 @@ def parse_target(value: str) -> tuple[str, str]:
 
 
 def quote(*names: str) -> str:
-    """'"schema"."table"' of identifiers checked by `identifier`."""
-    return ".".join(f'"{n}"' for n in names)
+    """'"schema"."table"': each name a quoted identifier, an embedded '"' doubled (names
+    are checked by `identifier` first; this keeps SQL whole whatever reaches it)."""
+    return ".".join('"' + n.replace('"', '""') + '"' for n in names)
 
 
 def literal(value: str) -> str:
