@@ -200,6 +200,22 @@ def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, h
 def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):
     with pytest.raises(UsageError, match="input path matches no files: .*nope"):
         run(spark, hipages_profile, tmp_path / "nope", tmp_path / "wh", "r1")
+    (tmp_path / "in").mkdir()
+    with pytest.raises(UsageError, match="input path matches no files: .*/in/\\*.json"):
+        run(spark, hipages_profile, f"{tmp_path}/in/*.json", tmp_path / "wh", "r1")
+
+
+def test_an_empty_directory_and_an_empty_file_are_runs_of_nothing(spark, hipages_profile, tmp_path, caplog):
+    (tmp_path / "in").mkdir()
+    write_lines(tmp_path / "in" / "_SUCCESS", [])  # hidden: the directory holds no input file
+    rep = run(spark, hipages_profile, tmp_path / "in", tmp_path / "wh", "r1")
+    assert (rep.exit_code, rep.input_files, rep.lines_read, rep.records, rep.events_written) == (0, [], 0, 0, 0)
+    assert "no input files in" in caplog.text and read_report(tmp_path / "wh", "r1")["records"] == 0
+    empty = tmp_path / "in" / "empty.json"
+    empty.write_bytes(b"")
+    rep = run(spark, hipages_profile, empty, tmp_path / "wh", "r2")
+    assert (rep.exit_code, rep.input_files, rep.lines_read, rep.records, rep.rejected) == (0, [f"file:{empty}"], 0,
+                                                                                         0, {})
 
 
 def test_a_path_with_an_unknown_scheme_is_a_usage_error(spark, hipages_profile, tmp_path):

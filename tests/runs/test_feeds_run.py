@@ -2,7 +2,9 @@
 process: three feeds in one warehouse, a fourth from a profile file, CSV headers per
 file, and a warehouse from before feeds."""
 
+import bz2
 import datetime as dt
+import gzip
 import json
 
 import pyspark.sql.functions as F
@@ -10,7 +12,7 @@ import pytest
 
 from clickstream.config import schemas
 
-from helpers import CHECKOUT, IMP_HEADER, ROOT, read_report, run_events, run_job, run_stats, table_rows
+from helpers import CHECKOUT, IMP_HEADER, ROOT, hipages_line, read_report, run_events, run_job, run_stats, table_rows
 
 
 FEEDS = ROOT / "data" / "feeds"
@@ -205,6 +207,22 @@ def test_new_files_only_takes_csv_files_once_with_their_own_headers(spark, tmp_p
         (1, 1, {}, 1), (2, 1, {"malformed_csv": 1}, 1)]
     assert table_rows(spark, wh, "events", "event_id", "user_id", "properties") == [
         ("i-1", "u-1", {"campaign_id": "cmp-1"}), ("i-2", "u-2", {"campaign_id": "cmp-2"})]
+
+
+def test_compressed_csv_and_json_lines_are_read_as_spark_reads_them(spark, tmp_path, imp, hipages_profile):
+    """.gz and .bz2 files are decompressed by their suffix, the CSV header check included."""
+    src = tmp_path / "imp"
+    src.mkdir()
+    (src / "a.csv.gz").write_bytes(gzip.compress(f"{IMP_HEADER}\ni-1,cmp-1,u-1,2021-03-04 10:15:30,\n".encode()))
+    (src / "b.csv.bz2").write_bytes(bz2.compress(f"{IMP_HEADER}\ni-2,cmp-2,u-2,2021-03-04 11:00:00,\n".encode()))
+    rep = run_events(spark, imp, src, tmp_path / "wh", "c1", source="impressions")
+    assert (rep.lines_read, rep.records, rep.events_written, rep.header_lines) == (4, 2, 2, 2)
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "a.json.gz").write_bytes(gzip.compress(f"{hipages_line('e1')}\n{hipages_line('e2')}\n"
+                                                                .encode()))
+    rep = run_events(spark, hipages_profile, tmp_path / "json", tmp_path / "wh", "j1")
+    assert (rep.lines_read, rep.records, rep.events_written) == (2, 2, 2)
+    assert sorted(r[0] for r in table_rows(spark, tmp_path / "wh", "events", "event_id")) == ["e1", "e2", "i-1", "i-2"]
 
 
 def test_files_whose_path_needs_escaping_keep_their_headers_and_rejects(spark, tmp_path, imp):

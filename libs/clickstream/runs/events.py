@@ -378,7 +378,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
 
     if cfg.new_files_only:
         _new_files(spark, cfg, warehouse, rep)
-    else:
+    elif files:
         log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
         faults.point("reading")
         rep.add(commit_batch(spark, cfg, warehouse, read_lines(spark, files), files))

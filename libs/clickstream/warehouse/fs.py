@@ -66,9 +66,11 @@ def list_files(spark: SparkSession, pattern: str) -> list[str]:
 
 
 def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
-    """`list_files`, but a UsageError when nothing matches."""
+    """`list_files`, but a UsageError when nothing matches: a path that does not exist,
+    or a glob that matches no file. An existing directory with no (visible) file in it
+    is no error: [] (a feed that sent nothing today)."""
     files = list_files(spark, pattern)
-    if not files:
+    if not files and not is_directory(spark, pattern):
         raise UsageError(f"input path matches no files: {pattern}")
     return files
 
@@ -133,12 +135,16 @@ def read_text(spark: SparkSession, uri: str) -> str | None:
 
 def read_first_line(spark: SparkSession, uri: str) -> str | None:
     """The first line of a file as UTF-8 text, without its line break, or None for an
-    empty file: a CSV header, read without reading the rest of the file."""
+    empty file: a CSV header, read without reading the rest of the file. A compressed
+    file (.gz, .bz2, ... by its suffix, as Spark's text reader decides) is decompressed."""
     path, fs = _path(spark, uri)
+    jvm = spark.sparkContext._jvm
     stream = fs.open(path)
     try:
-        jvm = spark.sparkContext._jvm
-        return jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8")).readLine()
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+            spark.sparkContext._jsc.hadoopConfiguration()).getCodec(path)
+        text = codec.createInputStream(stream) if codec is not None else stream
+        return jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(text, "UTF-8")).readLine()
     finally:
         stream.close()
 
