@@ -197,6 +197,20 @@ def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, h
     assert (rep.lines_read, rep.records, rep.events_written, rep.rejected_total, rep.blank_lines) == (4, 3, 2, 1, 1)
 
 
+def test_a_20_mb_line_is_rejected_unparsed_keeping_a_prefix_and_its_length(spark, hipages_profile, tmp_path):
+    """At the default --max-line-bytes and memory settings; and a rejects table from
+    before raw_bytes gets the column."""
+    wh = tmp_path / "wh"
+    spark.createDataFrame([], "raw string, reason string, source_file string, run_id string") \
+        .write.format("delta").save(str(wh / "rejects"))
+    big = L("big", url="https://www.hipages.com.au/" + "a" * (20 * 1024 * 1024))
+    src = write_lines(tmp_path / "a.json", [L("e1"), big])
+    rep = run(spark, hipages_profile, src, wh, "r1")
+    assert (rep.lines_read, rep.records, rep.events_written, rep.rejected) == (2, 2, 1, {"line_too_long": 1})
+    assert table_rows(spark, wh, "rejects", "reason", "raw", "raw_bytes") == [
+        ("line_too_long", big[:1000], len(big))]
+
+
 def test_input_that_matches_nothing_is_a_usage_error(spark, hipages_profile, tmp_path):
     with pytest.raises(UsageError, match="input path matches no files: .*nope"):
         run(spark, hipages_profile, tmp_path / "nope", tmp_path / "wh", "r1")

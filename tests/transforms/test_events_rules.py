@@ -297,3 +297,28 @@ def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_pro
                            ignore_row_order=True)
     finally:
         parsed.unpersist()
+
+
+def byte_lines_df(spark, raw_lines: list[bytes]):
+    """Lines as Spark's text reader gives them: the bytes as read, not decoded."""
+    rows = [(bytearray(value), "file:/in/a.json", i) for i, value in enumerate(raw_lines)]
+    return (spark.createDataFrame(rows, "b binary, source_file string, line_order long")
+            .select(F.col("b").cast("string").alias("value"), "source_file", "line_order"))
+
+
+def test_odd_bytes_are_rejected_with_their_own_reason_and_a_bom_is_dropped(spark, hipages_profile):
+    good = line("e1").encode()
+    raw = [
+        b"\xef\xbb\xbf" + line("bom").encode(),             # a UTF-8 BOM before the object
+        line("latin1", url="https://www.hipages.com.au/cafX").encode().replace(b"cafX", b"caf\xe9"),  # Latin-1
+        b'{"event_id": "x", "bad": "\xc3\x28"}',             # an invalid 2-byte sequence
+        line("long", url="https://www.hipages.com.au/" + "a" * 200).encode(),  # over the limit below
+        line("cafe", url="https://www.hipages.com.au/cafX").encode().replace(b"cafX", b"caf\xc3\xa9"),  # UTF-8
+        good,
+    ]
+    parsed = events.parse_lines(byte_lines_df(spark, raw), hipages_profile, max_line_bytes=len(good) + 20)
+    got = parsed.transform(event_rules.with_dedup_status, empty_events(spark))
+    assert outcomes(got) == [("new", None), ("rejected", "bad_encoding"), ("rejected", "bad_encoding"),
+                             ("rejected", "line_too_long"), ("new", None), ("new", None)]
+    assert [r["event_id"] for r in got.where("status = 'new'").orderBy("line_order").collect()] == ["bom", "cafe",
+                                                                                                  "e1"]

@@ -33,6 +33,8 @@ REJECTS_SCHEMA = T.StructType([
     T.StructField("reason", T.StringType(), False),
     T.StructField("source_file", T.StringType(), False),
     T.StructField("run_id", T.StringType(), False),
+    # The line's length in bytes as read (line_too_long keeps only a prefix in `raw`).
+    T.StructField("raw_bytes", T.LongType(), True),
 ])
 REJECTS_COLUMNS = REJECTS_SCHEMA.fieldNames()
 

@@ -51,6 +51,8 @@ CANONICAL_COLUMNS = [
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
 PARSED_COLUMNS = [*LINE_COLUMNS, "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
+    "line_too_long",
+    "bad_encoding",
     "malformed_json",
     "malformed_csv",
     *(f"missing_{c}" for c in REQUIRABLE),
@@ -123,6 +125,35 @@ def json_typed_text(text: Column, path: tuple[str, ...], types: tuple[str, ...],
     return F.when(is_accepted.otherwise(F.lit(True)), text)
 
 
+# A line longer than this (in bytes, as read) is rejected as line_too_long unparsed.
+MAX_LINE_BYTES = 1024 * 1024
+# What a line_too_long reject keeps of its line: its first characters (and raw_bytes its length).
+RAW_PREFIX_CHARS = 1000
+
+
+def is_valid_utf8(col: Column, spark_version: str) -> Column:
+    """True when the line's bytes, as read, are valid UTF-8. Spark's text reader keeps the
+    bytes as they are; is_valid_utf8 exists from Spark 4.0, and on 3.5 the same test is
+    that the bytes equal the UTF-8 encoding of their decoding (invalid bytes decode to
+    U+FFFD, whose encoding differs)."""
+    if int(spark_version.split(".")[0]) >= 4:
+        return F.call_function("is_valid_utf8", col)
+    return col.cast("binary") == F.encode(col, "UTF-8")
+
+
+def with_line_checks(df: DataFrame, max_line_bytes: int = MAX_LINE_BYTES) -> DataFrame:
+    """`is_too_long` (more than `max_line_bytes` bytes) and `is_bad_encoding` (not valid
+    UTF-8), and `_line`, the text the format reader parses: NULL for a line that is too
+    long (never parsed) or badly encoded, and without a leading UTF-8 BOM."""
+    too_long = F.octet_length(F.col("value")) > F.lit(max_line_bytes)
+    bad = F.when(~too_long, ~is_valid_utf8(F.col("value"), df.sparkSession.version)).otherwise(F.lit(False))
+    return (
+        df.withColumn("is_too_long", too_long)
+        .withColumn("is_bad_encoding", bad)
+        .withColumn("_line", F.when(~too_long & ~bad, F.regexp_replace(F.col("value"), "^\\x{FEFF}", "")))
+    )
+
+
 def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
                        headers: dict[str, list[str]] | None = None) -> DataFrame:
     """Read each line as the profile's format says and make the canonical fields and
@@ -135,6 +166,8 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
     hashing. `headers`: for a CSV profile with a header, each source file's header
     columns (see `csv_header`); the first line of each file is then its header.
     """
+    if "_line" not in df.columns:
+        df = with_line_checks(df)
     if profile.format == "csv":
         parsed, raw = _csv_reader(df, profile, headers or {})
     else:
@@ -150,8 +183,8 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
             out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
         else:
             out.append(field_value(spec, raw, salt).alias(name))
-    return parsed.select(*LINE_COLUMNS, "is_header", "is_blank", "is_malformed", *out,
-                         _properties(profile, raw, salt).alias("properties"))
+    return parsed.select(*LINE_COLUMNS, "is_header", "is_blank", "is_too_long", "is_bad_encoding", "is_malformed",
+                         *out, _properties(profile, raw, salt).alias("properties"))
 
 
 def field_value(spec: Field, raw, salt: str = "") -> Column:
@@ -202,7 +235,7 @@ def _json_reader(df: DataFrame, profile: Profile):
     paths = {s.path for s in specs if s.path} | {p for s in specs for p in s.hash_of}
     leaves = {p: T.StringType() for p in paths}
     schema = _nested_schema(leaves).add("_corrupt", T.StringType())
-    line = F.col("value")
+    line = F.col("_line")  # NULL when too long or badly encoded: those are never parsed
     parsed = F.from_json(line, schema, JSON_OPTIONS)
     # Spark's parser stops after the first object, so '{..}{..}' and '{..} x' parse.
     # Wrapped in '[..]' such a line is invalid, and '{..},{..}' is an array of two.
@@ -226,7 +259,7 @@ def _json_reader(df: DataFrame, profile: Profile):
         return text if types is None else json_typed_text(text, path, types, probes)
 
     lines = (
-        df.withColumn("is_blank", C.is_blank(line))
+        df.withColumn("is_blank", F.coalesce(C.is_blank(line), F.lit(False)))
         .withColumn("is_header", F.lit(False))
         .withColumn("is_malformed", F.when(~F.col("is_blank"), is_malformed))
     )
@@ -253,7 +286,7 @@ def _csv_reader(df: DataFrame, profile: Profile, headers: dict[str, list[str]]):
     quote inside it) but not a line break: each line is one record.
     """
     spark = df.sparkSession
-    line = F.regexp_replace(F.col("value"), "^\\x{FEFF}", "")
+    line = F.col("_line")  # without a BOM; NULL when too long or badly encoded
     if profile.csv_header:
         # The header is the first line of each file: the first line of the file's
         # first split (block 0); lines of a split are numbered in order.
@@ -283,7 +316,7 @@ def _csv_reader(df: DataFrame, profile: Profile, headers: dict[str, list[str]]):
     n_quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
     is_malformed = (n_quotes % 2 == 1) | (n_fields != F.size(F.col("_columns")))
     lines = (
-        lines.withColumn("is_blank", ~F.col("is_header") & C.is_blank(F.col("value")))
+        lines.withColumn("is_blank", ~F.col("is_header") & F.coalesce(C.is_blank(line), F.lit(False)))
         .withColumn("is_malformed", F.when(~F.col("is_blank") & ~F.col("is_header"), is_malformed))
         .withColumn("_cells", F.when(~F.col("is_header"), cells))
     )
@@ -342,7 +375,12 @@ def with_reject_reason(df: DataFrame, required: tuple[str, ...], required_proper
     # Text columns are already trimmed and NULL when empty; `url` is kept as sent.
     has_url = C.clean_text(F.col("url")).isNotNull()
     present = {"url": has_url, "timestamp": F.col("timestamp_text").isNotNull()}
-    reason = F.when(F.col("is_blank") | F.col("is_header"), F.lit(None)).when(F.col("is_malformed"), F.lit(malformed))
+    reason = (
+        F.when(F.col("is_blank") | F.col("is_header"), F.lit(None))
+        .when(F.col("is_too_long"), F.lit("line_too_long"))
+        .when(F.col("is_bad_encoding"), F.lit("bad_encoding"))
+        .when(F.col("is_malformed"), F.lit(malformed))
+    )
     for canon in REQUIRABLE:
         if canon == "timestamp":
             for name in required_properties:

@@ -86,6 +86,7 @@ class EventsConfig:
     max_files_per_batch: int | None = None
     max_attempts: int = 5
     pii_salt: str = ""
+    max_line_bytes: int = event_rules.MAX_LINE_BYTES
 
     @property
     def input_layout(self) -> str:
@@ -112,6 +113,8 @@ def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
                         help="fail with exit 3, committing no events, above this rejected/records (default: 0.05)")
     parser.add_argument("--max-attempts", type=cli.positive_int, default=5,
                         help="tries per batch when other writers' commits conflict (default: 5)")
+    parser.add_argument("--max-line-bytes", type=cli.positive_int, default=event_rules.MAX_LINE_BYTES,
+                        help="reject a longer line as line_too_long, unparsed (default: 1048576, 1 MiB)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir,
@@ -155,6 +158,7 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         max_files_per_batch=args.max_files_per_batch,
         max_attempts=args.max_attempts,
         pii_salt=os.environ.get(PII_SALT_ENV, ""),
+        max_line_bytes=args.max_line_bytes,
     )
 
 
@@ -193,12 +197,14 @@ def csv_headers(spark: SparkSession, profile: Profile, files: list[str]) -> dict
 
 
 def parse_lines(lines: DataFrame, profile: Profile, salt: str = "",
-                headers: dict[str, list[str]] | None = None) -> DataFrame:
+                headers: dict[str, list[str]] | None = None,
+                max_line_bytes: int = event_rules.MAX_LINE_BYTES) -> DataFrame:
     """Every line with its event's columns where it has them and its reject `reason`
     (NULL when none so far): what the dedup needs, and no more."""
     malformed = "malformed_csv" if profile.format == "csv" else "malformed_json"
     return (
-        lines.transform(event_rules.with_source_fields, profile, salt, headers)
+        lines.transform(event_rules.with_line_checks, max_line_bytes)
+        .transform(event_rules.with_source_fields, profile, salt, headers)
         .transform(event_rules.with_event_columns, profile.timestamp_formats, profile.timezone)
         .transform(event_rules.with_reject_reason, profile.required, profile.required_properties, malformed)
         .select(*event_rules.PARSED_COLUMNS)
@@ -232,7 +238,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     # Everything that reads them runs before the MERGE: a write to the events table
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
-    parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers).persist(PARSED_STORAGE)
+    parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes).persist(PARSED_STORAGE)
     keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     try:
@@ -243,8 +249,12 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None, lines_read=lines_read,
                                   **run_reports.count_statuses(classified))
         batch.check_arithmetic()
+        too_long = F.col("reason") == "line_too_long"
         rejects = classified.filter(F.col("status") == "rejected").select(
-            F.col("value").alias("raw"), "reason", "source_file", F.lit(cfg.run_id).alias("run_id")
+            F.when(too_long, F.substring("value", 1, event_rules.RAW_PREFIX_CHARS)).otherwise(F.col("value"))
+            .alias("raw"),
+            "reason", "source_file", F.lit(cfg.run_id).alias("run_id"),
+            F.octet_length("value").cast("long").alias("raw_bytes"),
         )
         rejects_path, file_uris = tables.table_path(warehouse, "rejects"), [fs.file_uri(spark, f) for f in files]
         with tables.commit_metadata(spark, **metadata):
@@ -366,7 +376,8 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         try:
             tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
             tables.migrate_events(spark, events_path, warehouse)
-            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), schemas.REJECTS_SCHEMA)
+            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), schemas.REJECTS_SCHEMA,
+                                add_columns=True)  # raw_bytes, for a table from before it
             break
         # Besides Delta's conflicts, a run that looks while another is creating the table
         # can see its `_delta_log` before the first commit: "not empty and not a Delta
@@ -382,6 +393,8 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
         faults.point("reading")
         rep.add(commit_batch(spark, cfg, warehouse, read_lines(spark, files), files))
+    else:
+        log.warning("no input files in %s (an empty directory): nothing to read", cfg.input)
     if rep.status == "failed_reject_rate":
         log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
                   rep.reject_rate, cfg.max_reject_rate)

@@ -31,11 +31,18 @@ def table_path(warehouse: str, name: str) -> str:
 
 
 def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by=(),
-                 properties: dict[str, str] | None = None) -> DeltaTable:
+                 properties: dict[str, str] | None = None, add_columns: bool = False) -> DeltaTable:
     """Create the Delta table at `path` when it does not exist yet; give an existing
-    table the `properties` it lacks (one ALTER commit, once)."""
+    table the `properties` it lacks and, with `add_columns`, the nullable columns of
+    `schema` it lacks (one ALTER commit each, once: a migration for tables an older
+    version made, where NULL is the right value for the old rows)."""
     if DeltaTable.isDeltaTable(spark, path):
         table = DeltaTable.forPath(spark, path)
+        have = set(table.toDF().columns)
+        added = [f for f in schema.fields if f.name not in have and f.nullable] if add_columns else []
+        if added:
+            columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in added)
+            spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
         current = table.detail().first()["properties"] or {}
         missing = {k: v for k, v in (properties or {}).items() if current.get(k) != v}
         if missing:
