@@ -54,6 +54,8 @@ class Py4J(Exception):
     (Py4J(Java("org.apache.spark.SparkException", None,
                Java("org.apache.spark.SparkException", "FAILED_READ_FILE.FILE_NOT_EXIST"))), True),
     (Py4J(Java("org.apache.spark.SparkException", None, Java("java.io.FileNotFoundException"))), True),
+    (Py4J(Java("org.apache.spark.SparkException", None, Java("org.apache.spark.SparkFileNotFoundException"))),
+     True),  # a vacuumed file on Spark 3.5
     (Captured("INSUFFICIENT_PERMISSIONS"), False),
     (Py4J(Java("java.nio.file.AccessDeniedException")), False),
     (Py4J(Java("org.apache.spark.SparkException", None,

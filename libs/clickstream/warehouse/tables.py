@@ -230,8 +230,11 @@ def _conditions(err: BaseException):
 
 
 def change_feed_gone(err: BaseException) -> bool:
-    """True when `err` says the change data feed asked for is gone (FEED_GONE)."""
-    return any(c in FEED_GONE or c in _FEED_GONE_CLASSES for c in _conditions(err))
+    """True when `err` says the change data feed asked for is gone: a condition of
+    FEED_GONE, or a file not found anywhere in its causes (Spark 3.5 raises
+    SparkFileNotFoundException for a vacuumed file, Spark 4 FAILED_READ_FILE)."""
+    return any(c in FEED_GONE or c in _FEED_GONE_CLASSES or c.endswith("FileNotFoundException")
+               for c in _conditions(err))
 
 
 def read_changes(spark: SparkSession, path: str, first: int, last: int) -> DataFrame:
