@@ -19,22 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyspark.sql.functions as F
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-    MetadataChangedException,
-    ProtocolChangedException,
-)
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -47,13 +36,6 @@ from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import Profile, load_profile, validate_layout
 
 log = logging.getLogger("clickstream.events")
-
-# Delta's optimistic concurrency control: another writer committed first.
-CONFLICTS = (
-    ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
-    ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
-    MetadataChangedException, ProtocolChangedException,
-)
 
 
 # How the parsed lines are kept between the counts, the rejects and the MERGE.
@@ -294,23 +276,11 @@ def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: 
                  files: list[str], txn: tuple[str, int] | None = None) -> run_reports.Batch:
     """`_commit_batch`, classified again and retried when another writer's commit
     conflicts, at most `cfg.max_attempts` times."""
-    for attempt in range(1, cfg.max_attempts + 1):
-        try:
-            batch = _commit_batch(spark, cfg, warehouse, lines, files, txn)
-            batch.attempts = attempt
-            return batch
-        except (TableMoved, *CONFLICTS) as err:
-            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            if attempt == cfg.max_attempts:
-                raise JobFailed(
-                    f"gave up after {attempt} attempts: other writers kept committing to the warehouse "
-                    f"({type(err).__name__}: {first_line[:200]}); nothing of the last attempt's events is committed"
-                ) from None
-            delay = min(2 ** attempt, 30) * (0.5 + random.random())
-            log.warning("attempt %d: %s: %s; classifying again in %.1f s", attempt, type(err).__name__,
-                        first_line[:200], delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    batch, attempts = tables.retrying(
+        lambda: _commit_batch(spark, cfg, warehouse, lines, files, txn), cfg.max_attempts, log, "classifying",
+        "nothing of the last attempt's events is committed", also=(TableMoved,))
+    batch.attempts = attempts
+    return batch
 
 
 def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_reports.RunReport) -> None:
@@ -382,7 +352,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         # Besides Delta's conflicts, a run that looks while another is creating the table
         # can see its `_delta_log` before the first commit: "not empty and not a Delta
         # table", an AnalysisException. Once the other commit lands, the retry finds the table.
-        except CONFLICTS + (AnalysisException,):
+        except tables.CONFLICTS + (AnalysisException,):
             if attempt == cfg.max_attempts:
                 raise
             time.sleep(attempt)

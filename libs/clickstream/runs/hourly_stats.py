@@ -32,6 +32,8 @@ from clickstream.config.errors import UsageError
 from clickstream.config.profiles import PROPERTY_NAME, SOURCE_NAME
 
 log = logging.getLogger("clickstream.hourly_stats")
+# Tries when another run's commit to the same table conflicts (as events' --max-attempts).
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -210,19 +212,27 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         raise UsageError(f"no events table at {events_path}: run the events job first")
     name = stats_rules.table_name(cfg.dimensions)
     path = tables.table_path(warehouse, name)
-    # One pinned version of the events table: what is read is what is recorded as consumed.
-    events_version = tables.current_version(spark, events_path)
-    todo = plan(spark, cfg, events_path, path, events_version)
+
+    def attempt() -> tuple[int, Plan]:
+        # One pinned version of the events table: what is read is what is recorded as consumed.
+        events_version = tables.current_version(spark, events_path)
+        todo = plan(spark, cfg, events_path, path, events_version)
+        if todo.recomputes:
+            recompute(spark, cfg, todo, events_path, events_version, path)
+        return events_version, todo
+
+    # Another run committing to the same days first is a conflict: plan again, at most MAX_ATTEMPTS times.
+    (events_version, todo), attempts = tables.retrying(attempt, MAX_ATTEMPTS, log, "planning",
+                                                       "nothing of this run is committed")
     rep = {
         "run_id": cfg.run_id, "job": "hourly_stats", "table": name, "warehouse": warehouse, "mode": todo.mode,
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
         "dimensions": list(cfg.dimensions), "source": todo.source, "events_version": events_version,
         "consumed_before": todo.consumed, "rows_written": 0, "events_counted": 0, "days_recomputed": [],
-        "commit": None, "status": "succeeded",
+        "commit": None, "status": "succeeded", "attempts": attempts,
     }
     if todo.recomputes:
-        recompute(spark, cfg, todo, events_path, events_version, path)
         summarise(spark, cfg, todo, path, rep)
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)

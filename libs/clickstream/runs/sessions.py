@@ -41,6 +41,8 @@ from clickstream.config.profiles import SOURCE_NAME, SessionRules, check_regex, 
 
 log = logging.getLogger("clickstream.sessions")
 TABLE = "sessions"
+# Tries when another run's commit to the sessions table conflicts (as events' --max-attempts).
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -258,18 +260,23 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
         sorted(r["source"] for r in events.select("source").distinct().collect())
     rules = rules_by_source(cfg, sources)
     check_rules(spark, cfg, rules)
-    rewrite = (plan_range(spark, cfg, events, path, rules) if cfg.date_from
-               else plan_incremental(spark, events_path, events, version, path, rules))
+    metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": {s: r.as_dict() for s, r in rules.items()}}
+
+    def attempt() -> Rewrite:
+        rewrite = (plan_range(spark, cfg, events, path, rules) if cfg.date_from
+                   else plan_incremental(spark, events_path, events, version, path, rules))
+        if rewrite.data is not None:
+            write(spark, rewrite, path, {**metadata, "events_version": version} if rewrite.consumes else metadata)
+        return rewrite
+
+    # Another run committing to the same dates first is a conflict: plan again, at most MAX_ATTEMPTS times.
+    rewrite, attempts = tables.retrying(attempt, MAX_ATTEMPTS, log, "planning", "nothing of this run is committed")
     rep = {"run_id": cfg.run_id, "job": "sessions", "warehouse": warehouse, "events_version": version,
            "from": cfg.date_from.isoformat() if cfg.date_from else None,
            "to": cfg.date_to.isoformat() if cfg.date_to else None,
            "rules": {s: r.as_dict() for s, r in rules.items()}, "dates_rewritten": [], "sessions_written": 0,
-           "summary": [], "commit": None, "status": "succeeded", "modes": rewrite.modes}
+           "summary": [], "commit": None, "status": "succeeded", "modes": rewrite.modes, "attempts": attempts}
     if rewrite.data is not None:
-        metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": rep["rules"]}
-        if rewrite.consumes:
-            metadata["events_version"] = version
-        write(spark, rewrite, path, metadata)
         summary = summarise(spark, path, rewrite.scope)
         rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
                    dates_rewritten=sorted({s["session_date"] for s in summary}),

@@ -3,13 +3,28 @@ schemas are in `clickstream.config.schemas`)."""
 from __future__ import annotations
 
 import json
+import logging
+import random
+import time
 from contextlib import contextmanager
+from typing import Callable, TypeVar
 
 import pyspark.sql.types as T
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame, SparkSession
 
+from clickstream.config.errors import JobFailed
 from clickstream.config.schemas import REJECTS_COLUMNS
 from clickstream.warehouse import fs
 from clickstream.warehouse.scope import Scope, sql_string
@@ -242,3 +257,34 @@ def read_changes(spark: SparkSession, path: str, first: int, last: int) -> DataF
     when the rows are read; callers catch what `change_feed_gone` recognises)."""
     return (spark.read.format("delta").option("readChangeFeed", "true")
             .option("startingVersion", first).option("endingVersion", last).load(path))
+
+
+# Delta's optimistic concurrency control: another writer committed first.
+CONFLICTS = (
+    ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+    ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
+    MetadataChangedException, ProtocolChangedException,
+)
+Result = TypeVar("Result")
+_sleep = time.sleep  # the backoff between tries (tests skip it)
+
+
+def retrying(attempt: Callable[[], Result], attempts: int, log: logging.Logger, redo: str, lost: str,
+             also: tuple[type[BaseException], ...] = ()) -> tuple[Result, int]:
+    """`attempt()` and the number of tries it took. A conflict with another writer's
+    commit (CONFLICTS, or `also`) starts it over after a jittered backoff, at most
+    `attempts` times in all; then a JobFailed, one line, that says what is `lost`.
+    `redo` names what a retry does again ('classifying', 'planning')."""
+    for number in range(1, attempts + 1):
+        try:
+            return attempt(), number
+        except (*CONFLICTS, *also) as err:
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            if number == attempts:
+                raise JobFailed(f"gave up after {number} attempts: other writers kept committing to the warehouse "
+                                f"({type(err).__name__}: {first_line[:200]}); {lost}") from None
+            delay = min(2 ** number, 30) * (0.5 + random.random())
+            log.warning("attempt %d: %s: %s; %s again in %.1f s", number, type(err).__name__, first_line[:200],
+                        redo, delay)
+            _sleep(delay)
+    raise AssertionError("unreachable")
