@@ -17,6 +17,7 @@ from helpers import CHECKOUT, IMP_HEADER, ROOT, hipages_line, read_report, run_e
 
 FEEDS = ROOT / "data" / "feeds"
 
+SALT = "feeds-test-pepper"
 EMAILS = ["alice.walker@example.com", "bob@example.org", "carol@example.net", "dan@example.com",
           "erin@example.com"]
 
@@ -24,7 +25,8 @@ EMAILS = ["alice.walker@example.com", "bob@example.org", "carol@example.net", "d
 @pytest.fixture(scope="module")
 def warehouse(spark, tmp_path_factory, app, imp, mobile):
     wh = tmp_path_factory.mktemp("feeds") / "wh"
-    reports = {name: run_events(spark, profile, FEEDS / name, wh, f"e-{name}", source=name)
+    reports = {name: run_events(spark, profile, FEEDS / name, wh, f"e-{name}", source=name,
+                                **({"pii_salt": SALT} if profile.pii_fields() else {}))
                for name, profile in (("app_events", app), ("impressions", imp), ("mobile_events", mobile))}
     return wh, reports
 
@@ -133,8 +135,9 @@ def test_a_csv_header_without_a_required_column_fails_before_any_commit(spark, t
     assert not (tmp_path / "wh").exists()
 
 
-def test_a_fourth_feed_from_a_profile_file_end_to_end(spark, tmp_path, capsys):
+def test_a_fourth_feed_from_a_profile_file_end_to_end(spark, tmp_path, capsys, monkeypatch):
     """Each job's own main, as spark-submit runs it, with --conf-dir."""
+    monkeypatch.setenv("CLICKSTREAM_PII_SALT", SALT)  # the profile hashes the customer's email
     conf = tmp_path / "conf" / "sources"
     conf.mkdir(parents=True)
     (conf / "checkout.json").write_text(json.dumps(CHECKOUT))

@@ -29,9 +29,24 @@ def test_bad_profiles_name_the_problem(change, message):
     assert str(err.value).startswith("checkout.json: ") and message in str(err.value)
 
 
-def test_the_pii_salt_comes_from_the_environment(monkeypatch):
+def test_the_pii_salt_comes_from_the_environment_and_is_required(monkeypatch):
     args = ["--input", "in", "--warehouse", "wh", "--source", "app_events"]
     monkeypatch.delenv("CLICKSTREAM_PII_SALT", raising=False)
-    assert events.parse_args(args, str(CONF_DIR)).pii_salt == ""
+    with pytest.raises(UsageError) as err:
+        events.parse_args(args, str(CONF_DIR))
+    assert str(err.value) == (
+        "profile app_events hashes PII (user_id) and CLICKSTREAM_PII_SALT is not set: set it (a secret, the same "
+        "for every run into this warehouse), or pass --allow-unsalted to hash without one, which a dictionary "
+        "attack reverses")
+    unsalted = events.parse_args([*args, "--allow-unsalted"], str(CONF_DIR))
+    assert (unsalted.pii_salt, unsalted.allow_unsalted) == ("", True)
+    assert events.parse_args(["--input", "in", "--warehouse", "wh"], str(CONF_DIR)).pii_salt == ""  # no PII: no need
     monkeypatch.setenv("CLICKSTREAM_PII_SALT", "pepper")
     assert events.parse_args(args, str(CONF_DIR)).pii_salt == "pepper"
+
+
+def test_the_salt_fingerprint_is_stable_and_keeps_nothing_of_the_salt():
+    a = events.salt_fingerprint("pepper")
+    assert a == events.salt_fingerprint("pepper") != events.salt_fingerprint("pepper2")
+    assert a.startswith("pbkdf2-sha256:") and len(a) == len("pbkdf2-sha256:") + 32 and "pepper" not in a
+    assert events.salt_fingerprint("") == "unsalted"

@@ -46,7 +46,7 @@ class Field:
     One of: `path` (a JSON path such as ('user', 'id'), or a CSV column as (name,)),
     `value` (a constant), or `hash_of` (the SHA-256 of raw fields). `types`: the JSON
     types a path accepts. `lower`: lower-case the value. `pii`: 'sha256' replaces the
-    value by the hash of its trimmed lower-case text (salted, see `ingest`).
+    value by the hash of its trimmed lower-case text (salted: `rules.events.field_value`).
     """
 
     path: tuple[str, ...] = ()
@@ -93,6 +93,10 @@ class Profile:
     csv_header: bool = True
     csv_columns: tuple[str, ...] = ()
     sessions: SessionRules = field(default_factory=SessionRules)
+
+    def pii_fields(self) -> list[str]:
+        """The fields and properties the profile hashes as PII, by name."""
+        return [n for n, f in [*self.fields.items(), *self.properties.items()] if f.pii]
 
     def columns_used(self) -> list[str]:
         """CSV: the header columns the profile reads, in first-use order."""

@@ -168,6 +168,12 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
     """
     if "_line" not in df.columns:
         df = with_line_checks(df)
+    salted = bool(salt) and bool(profile.pii_fields())
+    if salted:
+        # The salt reaches the rows as a one-row relation, broadcast and cross-joined:
+        # never a literal in the plan, so never in explain(), the UI or an event log.
+        df = df.crossJoin(F.broadcast(df.sparkSession.createDataFrame([(salt,)], "_pii_salt string")))
+    salt_col = F.col("_pii_salt") if salted else F.lit("")
     if profile.format == "csv":
         parsed, raw = _csv_reader(df, profile, headers or {})
     else:
@@ -182,12 +188,12 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
             url = raw(spec.path, spec.types)
             out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
         else:
-            out.append(field_value(spec, raw, salt).alias(name))
+            out.append(field_value(spec, raw, salt_col).alias(name))
     return parsed.select(*LINE_COLUMNS, "is_header", "is_blank", "is_too_long", "is_bad_encoding", "is_malformed",
-                         *out, _properties(profile, raw, salt).alias("properties"))
+                         *out, _properties(profile, raw, salt_col).alias("properties"))
 
 
-def field_value(spec: Field, raw, salt: str = "") -> Column:
+def field_value(spec: Field, raw, salt: Column | None = None) -> Column:
     """A field's value by its spec: a constant; the lower-case hex SHA-256 of raw fields
     (as written, '' when absent) joined by U+001F; or the field's trimmed text, NULL
     when empty, lower-cased (`lower`) or hashed as PII (`pii`: sha256 of salt +
@@ -201,11 +207,11 @@ def field_value(spec: Field, raw, salt: str = "") -> Column:
     if spec.lower:
         text = F.lower(text)
     if spec.pii == "sha256":
-        text = F.sha2(F.concat(F.lit(salt), F.lower(text)), 256)
+        text = F.sha2(F.concat(F.lit("") if salt is None else salt, F.lower(text)), 256)
     return text
 
 
-def _properties(profile: Profile, raw, salt: str) -> Column:
+def _properties(profile: Profile, raw, salt: Column) -> Column:
     """map<string,string> of the profile's properties; absent values are left out.
     Explicit `properties` win over keys of `properties_from`."""
     maps = []

@@ -17,6 +17,7 @@ again and retried, at most `max_attempts` times.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import time
@@ -47,6 +48,27 @@ BROADCAST_KEYS = 200_000
 
 # Salt of the profiles' `pii: sha256` fields, read from the driver's environment.
 PII_SALT_ENV = "CLICKSTREAM_PII_SALT"
+# The events table's property that holds a source's salt fingerprint.
+SALT_PROPERTY = "clickstream.piiSaltFingerprint.{source}"
+
+
+def salt_fingerprint(salt: str) -> str:
+    """What the events table keeps of the salt, to refuse a run with another one: a slow
+    key derivation of it (a dictionary attack on it costs 200,000 hashes a guess), or
+    'unsalted'."""
+    if not salt:
+        return "unsalted"
+    derived = hashlib.pbkdf2_hmac("sha256", salt.encode("utf-8"), b"clickstream-pii-salt-fingerprint", 200_000)
+    return "pbkdf2-sha256:" + derived.hex()[:32]
+
+
+def check_salt(profile: Profile, salt: str, allow_unsalted: bool) -> None:
+    """A profile that hashes PII needs a salt, or the explicit choice to go without."""
+    pii = profile.pii_fields()
+    if pii and not salt and not allow_unsalted:
+        raise UsageError(f"profile {profile.name or 'events'} hashes PII ({', '.join(pii)}) and {PII_SALT_ENV} is not "
+                         "set: set it (a secret, the same for every run into this warehouse), or pass "
+                         "--allow-unsalted to hash without one, which a dictionary attack reverses")
 
 
 class TableMoved(Exception):
@@ -68,6 +90,7 @@ class EventsConfig:
     max_files_per_batch: int | None = None
     max_attempts: int = 5
     pii_salt: str = ""
+    allow_unsalted: bool = False
     max_line_bytes: int = event_rules.MAX_LINE_BYTES
 
     @property
@@ -97,6 +120,8 @@ def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
                         help="tries per batch when other writers' commits conflict (default: 5)")
     parser.add_argument("--max-line-bytes", type=cli.positive_int, default=event_rules.MAX_LINE_BYTES,
                         help="reject a longer line as line_too_long, unparsed (default: 1048576, 1 MiB)")
+    parser.add_argument("--allow-unsalted", action="store_true",
+                        help=f"hash the profile's PII fields without {PII_SALT_ENV} (reversible by a dictionary)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir,
@@ -126,10 +151,12 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         raise UsageError("--max-files-per-batch needs --new-files-only")
     if args.layout is not None and not days:
         raise UsageError("--layout needs --date or --from")
+    profile = load_profile(args.conf_dir, args.source)
+    check_salt(profile, os.environ.get(PII_SALT_ENV, ""), args.allow_unsalted)
     return EventsConfig(
         input=args.input,
         warehouse=args.warehouse,
-        profile=load_profile(args.conf_dir, args.source),
+        profile=profile,
         source=args.source,
         max_reject_rate=args.max_reject_rate,
         run_id=cli.run_id(args.run_id),
@@ -140,6 +167,7 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         max_files_per_batch=args.max_files_per_batch,
         max_attempts=args.max_attempts,
         pii_salt=os.environ.get(PII_SALT_ENV, ""),
+        allow_unsalted=args.allow_unsalted,
         max_line_bytes=args.max_line_bytes,
     )
 
@@ -357,6 +385,14 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
                 raise
             time.sleep(attempt)
 
+    check_salt(cfg.profile, cfg.pii_salt, cfg.allow_unsalted)
+    if cfg.profile.pii_fields():  # every run of a source hashes with the same salt, or none
+        held = tables.pin_property(spark, events_path, SALT_PROPERTY.format(source=cfg.source),
+                                   salt_fingerprint(cfg.pii_salt))
+        if held:
+            raise UsageError(f"{PII_SALT_ENV} is not the salt this warehouse's {cfg.source} events were hashed "
+                             f"with ({'none' if held == 'unsalted' else 'fingerprint ' + held}); run with that "
+                             "one, or the same events would hash differently and come back as conflicting_duplicate")
     if cfg.new_files_only:
         _new_files(spark, cfg, warehouse, rep)
     elif files:

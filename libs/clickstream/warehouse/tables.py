@@ -72,6 +72,16 @@ def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition
     return builder.execute()
 
 
+def pin_property(spark: SparkSession, path: str, key: str, value: str) -> str | None:
+    """Give the table the property `key` = `value` when it has none (one ALTER commit);
+    return the value it holds when that differs, else None."""
+    held = (DeltaTable.forPath(spark, path).detail().first()["properties"] or {}).get(key)
+    if held is None:
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({sql_string(key)} = {sql_string(value)})")
+        return None
+    return held if held != value else None
+
+
 def migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
     """Bring an events table written before feeds had names up to EVENTS_SCHEMA: add
     `source` and `properties` (one ALTER commit), then give the old rows the source
