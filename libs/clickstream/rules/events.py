@@ -49,7 +49,7 @@ CANONICAL_COLUMNS = [
     "url_level1", "url_level2", "url_level3", "activity", "url", "ip", "properties",
 ]
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
-PARSED_COLUMNS = [*LINE_COLUMNS, "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
+PARSED_COLUMNS = [*LINE_COLUMNS, "raw_bytes", "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
     "line_too_long",
     "bad_encoding",
@@ -142,13 +142,18 @@ def is_valid_utf8(col: Column, spark_version: str) -> Column:
 
 
 def with_line_checks(df: DataFrame, max_line_bytes: int = MAX_LINE_BYTES) -> DataFrame:
-    """`is_too_long` (more than `max_line_bytes` bytes) and `is_bad_encoding` (not valid
-    UTF-8), and `_line`, the text the format reader parses: NULL for a line that is too
-    long (never parsed) or badly encoded, and without a leading UTF-8 BOM."""
-    too_long = F.octet_length(F.col("value")) > F.lit(max_line_bytes)
+    """`raw_bytes` (the line's length as read), `is_too_long` (more than `max_line_bytes`),
+    `is_bad_encoding` (not valid UTF-8), and `_line`, the text the format reader parses:
+    NULL for a line that is too long (never parsed) or badly encoded, and without a
+    leading UTF-8 BOM. A line that is too long keeps only its first RAW_PREFIX_CHARS
+    characters in `value` from here on, so no later step carries (or copies) all of it."""
+    raw_bytes = F.octet_length(F.col("value")).cast("long")
+    too_long = F.col("raw_bytes") > F.lit(max_line_bytes)
     bad = F.when(~too_long, ~is_valid_utf8(F.col("value"), df.sparkSession.version)).otherwise(F.lit(False))
     return (
-        df.withColumn("is_too_long", too_long)
+        df.withColumn("raw_bytes", raw_bytes)
+        .withColumn("is_too_long", too_long)
+        .withColumn("value", F.when(too_long, F.substring("value", 1, RAW_PREFIX_CHARS)).otherwise(F.col("value")))
         .withColumn("is_bad_encoding", bad)
         .withColumn("_line", F.when(~too_long & ~bad, F.regexp_replace(F.col("value"), "^\\x{FEFF}", "")))
     )
@@ -189,8 +194,8 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
             out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
         else:
             out.append(field_value(spec, raw, salt_col).alias(name))
-    return parsed.select(*LINE_COLUMNS, "is_header", "is_blank", "is_too_long", "is_bad_encoding", "is_malformed",
-                         *out, _properties(profile, raw, salt_col).alias("properties"))
+    return parsed.select(*LINE_COLUMNS, "raw_bytes", "is_header", "is_blank", "is_too_long", "is_bad_encoding",
+                         "is_malformed", *out, _properties(profile, raw, salt_col).alias("properties"))
 
 
 def field_value(spec: Field, raw, salt: Column | None = None) -> Column:

@@ -259,12 +259,9 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None, lines_read=lines_read,
                                   **run_reports.count_statuses(classified))
         batch.check_arithmetic()
-        too_long = F.col("reason") == "line_too_long"
         rejects = classified.filter(F.col("status") == "rejected").select(
-            F.when(too_long, F.substring("value", 1, event_rules.RAW_PREFIX_CHARS)).otherwise(F.col("value"))
-            .alias("raw"),
-            "reason", "source_file", F.lit(cfg.run_id).alias("run_id"),
-            F.octet_length("value").cast("long").alias("raw_bytes"),
+            F.col("value").alias("raw"),  # a line_too_long's first characters only (rules.events.with_line_checks)
+            "reason", "source_file", F.lit(cfg.run_id).alias("run_id"), "raw_bytes",
         )
         rejects_path, file_uris = tables.table_path(warehouse, "rejects"), [fs.file_uri(spark, f) for f in files]
         with tables.commit_metadata(spark, **metadata):
