@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from clickstream.config import cli, faults, schemas
@@ -104,17 +102,11 @@ def changed_days(spark: SparkSession, events_path: str, first: int, last: int,
     """The event_date values that commits first..last of the events table inserted,
     updated or deleted (for one source, or any), from its change data feed; None when
     the feed does not cover those versions (it was enabled later, or they were vacuumed)."""
-    try:
-        changes = Scope(sources=(source,) if source else ()).apply(
-            tables.read_changes(spark, events_path, first, last))
-        rows = changes.select(F.date_format("event_date", "yyyy-MM-dd").alias("day")).distinct().collect()
-    except (AnalysisException, Py4JJavaError) as err:
-        if not tables.change_feed_gone(err):
-            raise
-        log.warning("no change data feed for events versions %d..%d (%s): recomputing every day",
-                    first, last, fs.first_line(err))
-        return None
-    return sorted(r["day"] for r in rows if r["day"] is not None)
+    rows = tables.from_changes(
+        spark, events_path, first, last, source,
+        lambda changes: changes.select(F.date_format("event_date", "yyyy-MM-dd").alias("day")).distinct().collect(),
+        log, "recomputing every day")
+    return None if rows is None else sorted(r["day"] for r in rows if r["day"] is not None)
 
 
 @dataclass(frozen=True)

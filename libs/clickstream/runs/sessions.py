@@ -29,7 +29,7 @@ import pyspark.sql.functions as F
 from delta.tables import DeltaTable
 from py4j.protocol import Py4JJavaError
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException, IllegalArgumentException
+from pyspark.errors import IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
@@ -136,17 +136,13 @@ def changed_keys(spark: SparkSession, events_path: str, first: int, last: int, s
     """The session keys of one source that events commits first..last inserted, updated or
     deleted (change data feed), materialised; None when the feed does not cover those
     versions (Delta's errors for a feed that is gone: `tables.change_feed_gone`)."""
-    try:
-        changes = Scope(sources=(source,)).apply(tables.read_changes(spark, events_path, first, last))
+    def read(changes: DataFrame) -> DataFrame:
         keys = session_rules.session_keys(changes, {source: rules[source]}).persist(StorageLevel.MEMORY_AND_DISK)
-        keys.count()  # read now, inside the try: a feed whose files are gone fails here, not mid-write
+        keys.count()  # read now: a feed whose files are gone fails here, not mid-write
         return keys
-    except (AnalysisException, Py4JJavaError) as err:
-        if not tables.change_feed_gone(err):
-            raise
-        log.warning("no change data feed for events versions %d..%d (%s): recomputing source %s whole",
-                    first, last, fs.first_line(err), source)
-        return None
+
+    return tables.from_changes(spark, events_path, first, last, source, read, log,
+                               f"recomputing source {source} whole")
 
 
 def plan(spark: SparkSession, events_path: str, path: str, version: int, rules: dict[str, SessionRules]) -> dict:
@@ -249,17 +245,18 @@ def summarise(spark: SparkSession, path: str, scope: Scope | None) -> list[dict]
 
 def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     started = time.time()
-    check_rules(spark, cfg, rules_by_source(cfg, [cfg.source]) if cfg.source else {})
+    # The regexes are checked before the events table is looked at: the flag's, and --source's profile's.
+    rules = rules_by_source(cfg, [cfg.source]) if cfg.source else {}
+    check_rules(spark, cfg, rules)
     warehouse = fs.qualify(spark, cfg.warehouse)
     events_path, path = tables.table_path(warehouse, "events"), tables.table_path(warehouse, TABLE)
     if not DeltaTable.isDeltaTable(spark, events_path):
         raise UsageError(f"no events table at {events_path}: run the events job first")
     version = tables.current_version(spark, events_path)
     events = tables.read_version(spark, events_path, version)
-    sources = [cfg.source] if cfg.source else \
-        sorted(r["source"] for r in events.select("source").distinct().collect())
-    rules = rules_by_source(cfg, sources)
-    check_rules(spark, cfg, rules)
+    if not cfg.source:  # every source the events table holds, each with its profile's rules
+        rules = rules_by_source(cfg, sorted(r["source"] for r in events.select("source").distinct().collect()))
+        check_rules(spark, cfg, rules)
     metadata = {"job": "sessions", "run_id": cfg.run_id, "sources": {s: r.as_dict() for s, r in rules.items()}}
 
     def attempt() -> Rewrite:

@@ -21,13 +21,16 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from delta.tables import DeltaTable
-from py4j.protocol import Py4JError
+from py4j.protocol import Py4JError, Py4JJavaError
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config.errors import JobFailed
 from clickstream.config.schemas import REJECTS_COLUMNS
 from clickstream.warehouse import fs
 from clickstream.warehouse.scope import Scope, sql_string
+
+Result = TypeVar("Result")
 
 # The source of events written before the table had a `source` column and no run report says.
 LEGACY_SOURCE = "hipages"
@@ -225,41 +228,42 @@ def replace_rejects(spark: SparkSession, path: str, rejects: DataFrame, source_f
 # other failure (credentials, permissions, the network) is not "gone" and propagates.
 FEED_GONE = ("DELTA_MISSING_CHANGE_DATA", "DELTA_LOG_FILE_NOT_FOUND", "DELTA_FILE_NOT_FOUND_DETAILED",
              "DELTA_CHANGE_DATA_FILE_NOT_FOUND", "DELTA_VERSIONS_NOT_CONTIGUOUS", "FAILED_READ_FILE.FILE_NOT_EXIST")
-_FEED_GONE_CLASSES = ("org.apache.spark.sql.delta.DeltaFileNotFoundException", "java.io.FileNotFoundException")
+
+
+def _condition(obj, failures: tuple[type[BaseException], ...]) -> str | None:
+    """The error condition of a PySpark error or a Java SparkThrowable (getCondition on
+    Spark 4, getErrorClass before), or None."""
+    for getter in ("getCondition", "getErrorClass"):
+        try:
+            condition = getattr(obj, getter)()
+        except failures:  # not a SparkThrowable, or a Spark without that getter
+            continue
+        if condition:
+            return condition
+    return None
 
 
 def _conditions(err: BaseException):
     """The error conditions and Java classes of a PySpark or Py4J error and its causes."""
-    for getter in ("getCondition", "getErrorClass"):
-        try:
-            condition = getattr(err, getter)()
-        except AttributeError:  # an older PySpark without that getter
-            continue
-        if condition:
-            yield condition
-            break
+    condition = _condition(err, (AttributeError,))
+    if condition:
+        yield condition
     java = getattr(err, "java_exception", None) or getattr(err, "_origin", None)
     for _ in range(10):  # the cause chain, bounded
         if java is None or not hasattr(java, "getClass"):
             return
         yield java.getClass().getName()
-        for getter in ("getCondition", "getErrorClass"):
-            try:
-                condition = getattr(java, getter)()
-            except (AttributeError, Py4JError):  # not a SparkThrowable, or a Spark without that method
-                continue
-            if condition:
-                yield condition
-                break
+        condition = _condition(java, (AttributeError, Py4JError))
+        if condition:
+            yield condition
         java = java.getCause()
 
 
 def change_feed_gone(err: BaseException) -> bool:
     """True when `err` says the change data feed asked for is gone: a condition of
-    FEED_GONE, or a file not found anywhere in its causes (Spark 3.5 raises
-    SparkFileNotFoundException for a vacuumed file, Spark 4 FAILED_READ_FILE)."""
-    return any(c in FEED_GONE or c in _FEED_GONE_CLASSES or c.endswith("FileNotFoundException")
-               for c in _conditions(err))
+    FEED_GONE, or a file not found anywhere in its causes (java.io's, Delta's
+    DeltaFileNotFoundException, Spark 3.5's SparkFileNotFoundException for a vacuumed file)."""
+    return any(c in FEED_GONE or c.endswith("FileNotFoundException") for c in _conditions(err))
 
 
 def read_changes(spark: SparkSession, path: str, first: int, last: int) -> DataFrame:
@@ -269,13 +273,28 @@ def read_changes(spark: SparkSession, path: str, first: int, last: int) -> DataF
             .option("startingVersion", first).option("endingVersion", last).load(path))
 
 
+def from_changes(spark: SparkSession, path: str, first: int, last: int, source: str | None,
+                 read: Callable[[DataFrame], Result], log: logging.Logger, instead: str) -> Result | None:
+    """`read(changes)` of the change data feed of versions first..last (one source's
+    rows, or every source's), or None with a warning that names Delta's error and what
+    the job does `instead`, when that feed is gone. `read` must read the rows (collect,
+    count), so that a gone feed fails here. Any other error propagates."""
+    try:
+        return read(Scope(sources=(source,) if source else ()).apply(read_changes(spark, path, first, last)))
+    except (AnalysisException, Py4JJavaError) as err:
+        if not change_feed_gone(err):
+            raise
+        log.warning("no change data feed for events versions %d..%d (%s): %s", first, last, fs.first_line(err),
+                    instead)
+        return None
+
+
 # Delta's optimistic concurrency control: another writer committed first.
 CONFLICTS = (
     ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
     ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
     MetadataChangedException, ProtocolChangedException,
 )
-Result = TypeVar("Result")
 _sleep = time.sleep  # the backoff between tries (tests skip it)
 
 
