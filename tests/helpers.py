@@ -1,12 +1,15 @@
 """Helpers shared by the end-to-end and command-line tests."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,6 +59,7 @@ def shared_session(s3a: bool = False):
         SparkSession.builder.master("local[1]")
         .appName("clickstream-tests")
         .config("spark.jars.packages", ",".join(packages))
+        .config("spark.jars.ivySettings", str(CONF_DIR / "ivysettings.xml"))  # as spark-submit.sh resolves
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.ui.enabled", "false")
@@ -70,9 +74,26 @@ def shared_session(s3a: bool = False):
     )
     for key, value in {**SESSION_CONF, **TEST_ONLY_CONF}.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with ivy_lock():
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextlib.contextmanager
+def ivy_lock():
+    """One JVM at a time resolves the JVM packages. Two pytest-xdist workers that start
+    their sessions at once on an empty Ivy cache download the same files into it
+    together: Ivy then fails with "Downloaded file size (0) doesn't match expected
+    Content Length" or "impossible to move part file", and every test of both workers
+    errors. The second waits for the first (a few seconds on a warm cache) and finds
+    everything in the cache."""
+    with open(Path(tempfile.gettempdir()) / "clickstream-tests-ivy.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # The impressions feed's header (conf/sources/impressions.json).
