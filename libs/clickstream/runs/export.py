@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from delta.tables import DeltaTable
+from py4j.protocol import Py4JError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -141,19 +142,48 @@ def for_staging(rows: DataFrame) -> DataFrame:
                          for f in rows.schema.fields])
 
 
+def partition_key(spark: SparkSession, path: str, column: str) -> str | None:
+    """The key under which the commits' `partitionValues` hold `column`, from the
+    table's own metadata: the column itself, or with column mapping (name or id mode)
+    its physical name; None when the table is not partitioned by it or the physical
+    name cannot be told."""
+    table = DeltaTable.forPath(spark, path)
+    detail = table.detail().first()
+    if column not in (detail["partitionColumns"] or []):
+        return None
+    if (detail["properties"] or {}).get("delta.columnMapping.mode", "none") == "none":
+        return column
+    # The DataFrame's schema leaves the column mapping out; the snapshot's metadata
+    # (just brought up to date by detail()) holds it in its schema string.
+    try:
+        delta_log = spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+        fields = json.loads(delta_log.unsafeVolatileSnapshot().metadata().schemaString())["fields"]
+    except (Py4JError, ValueError, KeyError) as err:  # an internal API that may change: then publish everything
+        log.warning("cannot read the column mapping of %s (%s)", path, fs.first_line(err))
+        return None
+    return next((f.get("metadata", {}).get("delta.columnMapping.physicalName") for f in fields
+                 if f.get("name") == column), None)
+
+
 def changed_dates(spark: SparkSession, path: str, column: str, first: int, last: int) -> list[str] | None:
     """The `column` partitions that commits `first`..`last` of the Delta table at `path`
     added or removed data in (OPTIMIZE's dataChange=false rewrites aside), read from
-    the commit files; None when a commit file is gone (log retention), which means
-    'publish everything'."""
+    the commit files; None, which means 'publish everything', when a commit file is
+    gone (log retention) or the table's metadata does not say which partition key
+    holds `column` (not partitioned by it)."""
     if first > last:
         return []
+    key = partition_key(spark, path, column)
+    if key is None:
+        log.warning("%s is not partitioned by %s as far as its metadata tells: publishing every date", path,
+                    column)
+        return None
     files = [fs.join(path, "_delta_log", f"{v:020d}.json") for v in range(first, last + 1)]
     try:
         log_rows = spark.read.schema(_LOG_SCHEMA).json(files)
         dates = (log_rows.select(F.explode(F.array(
-            F.when(F.col("add.dataChange"), F.col("add.partitionValues").getItem(column)),
-            F.when(F.col("remove.dataChange"), F.col("remove.partitionValues").getItem(column)))).alias("d"))
+            F.when(F.col("add.dataChange"), F.col("add.partitionValues").getItem(key)),
+            F.when(F.col("remove.dataChange"), F.col("remove.partitionValues").getItem(key)))).alias("d"))
             .where("d IS NOT NULL").distinct().collect())  # one row per date
     except AnalysisException as err:
         log.warning("the commits %d..%d of %s cannot be read (%s): publishing every date", first, last, path,
