@@ -44,11 +44,11 @@ def days(spark, hipages_profile, tmp_path_factory):
     write_first_day(src)
     run_events(spark, hipages_profile, src, base / "wh0", "first", new_files_only=True)
     shutil.copytree(base / "wh0", base / "wh0-no-stats")
-    run_stats(spark, base / "wh0", "first-stats")
+    run_stats(spark, base / "wh0", "first-stats", csv=str(base / "first-stats.csv"))
     before = state(spark, base / "wh0")
     write_later_days(src)
     shutil.copytree(base / "wh0", base / "clean")
-    run_events(spark, hipages_profile, src, base / "clean", "clean", new_files_only=True)
+    run_events(spark, hipages_profile, src, base / "clean", "clean", new_files_only=True, csv=str(base / "clean.csv"))
     run_stats(spark, base / "clean", "clean-stats")
     return {"src": src, "base": base, "before": before, "clean": state(spark, base / "clean")}
 
@@ -73,16 +73,37 @@ def test_an_events_run_stopped_after_its_rejects_commit_is_completed_by_the_next
     assert state(spark, wh) == clean
 
 
+def test_an_events_run_stopped_after_its_merge_is_completed_by_the_next_with_the_same_extract(
+        spark, hipages_profile, days, stop_at, tmp_path):
+    """The rerun finds every event of the batch stored (duplicates); its --csv still
+    holds them, as the stopped run's would have."""
+    wh = tmp_path / "wh"
+    shutil.copytree(days["base"] / "wh0", wh)
+    stop_at("events_committed")
+    with pytest.raises(Stopped):
+        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True,
+                   csv=str(tmp_path / "stopped.csv"))
+    assert not (tmp_path / "stopped.csv").exists()
+    stop_at(None)
+    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, csv=str(tmp_path / "next.csv"))
+    assert (rep.events_written, rep.duplicates) == (0, 10)  # the replayed batch: its MERGE had landed
+    assert (tmp_path / "next.csv").read_text() == (days["base"] / "clean.csv").read_text()
+    assert len((tmp_path / "next.csv").read_text().splitlines()) == 1 + 9  # header, b0-b3, late1, late2, c0-c2 (not a1)
+    got, clean = state(spark, wh), days["clean"]
+    assert (got["events"], got["rejects"]) == (clean["events"], clean["rejects"])
+
+
 def test_a_stats_run_stopped_after_its_commit_is_completed_by_the_next(spark, days, stop_at, tmp_path):
     wh = tmp_path / "wh"
     shutil.copytree(days["base"] / "wh0-no-stats", wh)
     stop_at("stats_committed")
     with pytest.raises(Stopped):
-        run_stats(spark, wh, "stopped-stats")
+        run_stats(spark, wh, "stopped-stats", csv=str(tmp_path / "stopped.csv"))
     assert state(spark, wh) == days["before"]  # the commit had landed; the report had not
-    assert not (wh / "_runs" / "stopped-stats.json").exists()
+    assert not (wh / "_runs" / "stopped-stats.json").exists() and not (tmp_path / "stopped.csv").exists()
     version = DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"]
-    rep = run_stats(spark, wh, "next-stats")
-    assert (rep["mode"], rep["days_recomputed"]) == ("up_to_date", [])
+    rep = run_stats(spark, wh, "next-stats", csv=str(tmp_path / "next.csv"))
+    assert (rep["mode"], rep["days_recomputed"], rep["csv"]) == ("up_to_date", [], str(tmp_path / "next.csv"))
+    assert (tmp_path / "next.csv").read_text() == (days["base"] / "first-stats.csv").read_text()
     assert DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"] == version
     assert state(spark, wh) == days["before"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -26,6 +27,8 @@ from clickstream.warehouse.scope import Scope, sql_string
 ])
 def test_a_scope_in_each_dialect(scope, spark_sql, database_sql):
     assert (scope.sql(), jdbc.where(scope), scope.everything) == (spark_sql, database_sql, spark_sql is None)
+    # ... and the same scope after a trip through a commit's JSON metadata
+    assert Scope.from_json(json.loads(json.dumps(scope.to_json()))) == scope
 
 
 def test_spark_string_literals_escape_backslashes_and_quotes():

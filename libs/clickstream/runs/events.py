@@ -123,7 +123,7 @@ def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
     parser.add_argument("--allow-unsalted", action="store_true",
                         help=f"hash the profile's PII fields without {PII_SALT_ENV} (reversible by a dictionary)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
-    parser.add_argument("--csv", help="also write the events this run added as one CSV file (user_web_hits)")
+    parser.add_argument("--csv", help="also write the events of this run's input files as one CSV file (user_web_hits)")
     parser.add_argument("--conf-dir", default=conf_dir,
                         help="read source profiles from DIR/sources/ (default: those shipped with the package)")
     return parser
@@ -228,13 +228,13 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, sal
     return parse_lines(lines, profile, salt, headers).transform(event_rules.with_dedup_status, existing_events)
 
 
-def added_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport) -> DataFrame:
-    """The user_web_hits columns of the events this run inserted (found by run_id)."""
-    return (
-        Scope(days=tuple(rep.partitions_written)).apply(spark.read.format("delta").load(events_path))
-        .where(F.col("run_id") == rep.run_id)
-        .select(*extracts.USER_WEB_HITS)
-    )
+def input_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport) -> DataFrame:
+    """The user_web_hits columns of the stored events whose lines are in this run's
+    input files, whichever run inserted them: a rerun of a run stopped after its MERGE
+    finds them stored already (duplicates) and writes the extract that run would have."""
+    scope = Scope(days=tuple(rep.event_dates), sources=(rep.source,),
+                  files=tuple(fs.file_uri(spark, f) for f in rep.input_files))
+    return scope.apply(spark.read.format("delta").load(events_path)).select(*extracts.USER_WEB_HITS)
 
 
 def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
@@ -402,7 +402,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
                   rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
-        rep.csv = extracts.write_csv(spark, added_events(spark, events_path, rep), cfg.csv)
+        rep.csv = extracts.write_csv(spark, input_events(spark, events_path, rep), cfg.csv)
     rep.duration_s = round(time.time() - started, 3)
     run_reports.write(spark, warehouse, rep)
     print(rep.summary_line(), flush=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pyspark.sql.functions as F
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import hourly_stats as stats_rules
@@ -86,15 +86,20 @@ def parse_args(argv: list[str]) -> StatsConfig:
                        source=args.source)
 
 
-def consumed_version(spark: SparkSession, path: str, source: str | None = None) -> int | None:
-    """The events table version the stats table was last brought up to (kept in its
-    commits' userMetadata as `events_version`), for every source or, with `source`,
-    for that one (a commit of every source counts for it too); or None."""
+def consuming_commit(spark: SparkSession, path: str, source: str | None = None) -> dict | None:
+    """The userMetadata of the newest commit that brought the stats table up to an
+    events version (`events_version`), for every source or, with `source`, for that
+    one (a commit of every source counts for it too); or None."""
     for meta in tables.metadata_newest_first(spark, path):
-        version = meta.get("events_version")
-        if isinstance(version, int) and meta.get("source") in (None, source):
-            return version
+        if isinstance(meta.get("events_version"), int) and meta.get("source") in (None, source):
+            return meta
     return None
+
+
+def consumed_version(spark: SparkSession, path: str, source: str | None = None) -> int | None:
+    """The events table version the stats table was last brought up to, or None."""
+    meta = consuming_commit(spark, path, source)
+    return None if meta is None else meta["events_version"]
 
 
 def changed_days(spark: SparkSession, events_path: str, first: int, last: int,
@@ -115,11 +120,13 @@ class Plan:
     days changed since the consumed version), 'full' (no table yet, or no usable feed),
     'up_to_date' (nothing). `scope`: the rows of the stats table it rewrites, and of the
     events it reads; `consumed`: the events version the table held before; `days`: the
-    changed days of a catch-up."""
+    changed days of a catch-up; `extract`: what --csv writes when there is nothing to
+    recompute, the rows the last recompute rewrote (None: unknown)."""
     mode: str
     scope: Scope
     consumed: int | None = None
     days: tuple[str, ...] = ()
+    extract: Scope | None = None
 
     @property
     def source(self) -> str | None:
@@ -140,9 +147,14 @@ def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, eve
         return Plan("full", Scope())
     if cfg.date_from or cfg.date_to:
         return Plan("range", Scope(first=cfg.date_from, last=cfg.date_to, sources=sources))
-    consumed = consumed_version(spark, path, cfg.source)
+    last = consuming_commit(spark, path, cfg.source)
+    consumed = None if last is None else last["events_version"]
     if consumed is not None and consumed == events_version:
-        return Plan("up_to_date", Scope(days=(), sources=sources), consumed)
+        # Nothing to recompute; --csv writes again what the commit that consumed this
+        # version rewrote, as that run did (or would have, had it not stopped after its commit).
+        recorded = last.get("scope")
+        return Plan("up_to_date", Scope(days=(), sources=sources), consumed,
+                    extract=Scope.from_json(recorded) if recorded else None)
     if consumed is not None and consumed < events_version:
         days = changed_days(spark, events_path, consumed + 1, events_version, cfg.source)
         if days is not None:
@@ -162,6 +174,7 @@ def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: st
     metadata = {"job": "hourly_stats", "run_id": cfg.run_id}
     if todo.mode != "range":
         metadata["events_version"] = events_version  # a forced range consumes no changes
+        metadata["scope"] = todo.scope.to_json()  # what a rerun's --csv writes again
         if todo.source:
             metadata["source"] = todo.source  # ... and a run of one source consumes them for it alone
     events = todo.scope.apply(tables.read_version(spark, events_path, events_version))
@@ -189,10 +202,15 @@ def summarise(spark: SparkSession, cfg: StatsConfig, todo: Plan, path: str, rep:
     rep.update(rows_written=summary["rows"], events_counted=summary["events"],
                days_recomputed=list(todo.days) or sorted(summary["days"]),
                commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+    write_extract(spark, cfg, todo, written, rep)
+
+
+def write_extract(spark: SparkSession, cfg: StatsConfig, todo: Plan, rows: DataFrame, rep: dict) -> None:
+    """--csv: `rows` as the challenge's aggregated_web_stats extract. One source's
+    extract has the challenge's columns; several sources' keep `source`."""
     if cfg.csv:
-        # One source's extract has the challenge's columns; several sources' keep `source`.
-        extract = written.drop("event_date", "source") if todo.source else written.drop("event_date")
-        extracts.write_csv(spark, extract, cfg.csv)
+        extracts.write_csv(spark, rows.drop("event_date", "source") if todo.source else rows.drop("event_date"),
+                           cfg.csv)
         rep["csv"] = cfg.csv
 
 
@@ -226,6 +244,11 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     }
     if todo.recomputes:
         summarise(spark, cfg, todo, path, rep)
+    elif cfg.csv and todo.extract is not None:
+        write_extract(spark, cfg, todo, todo.extract.apply(spark.read.format("delta").load(path)), rep)
+    elif cfg.csv:
+        log.warning("nothing to recompute, and the commit that consumed events version %s does not say which "
+                    "rows it rewrote (it predates that record): %s is left as it is", events_version, cfg.csv)
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print(

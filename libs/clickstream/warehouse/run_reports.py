@@ -30,6 +30,7 @@ class Counts:
     blank_lines: int = 0
     header_lines: int = 0
     partitions_written: list[str] = field(default_factory=list)
+    event_dates: list[str] = field(default_factory=list)  # of the new and duplicate events read
 
     @property
     def rejected_total(self) -> int:
@@ -108,6 +109,7 @@ class RunReport(Counts):
         self.blank_lines += batch.blank_lines
         self.header_lines += batch.header_lines
         self.partitions_written = sorted(set(self.partitions_written) | set(batch.partitions_written))
+        self.event_dates = sorted(set(self.event_dates) | set(batch.event_dates))
         self.input_files = sorted(set(self.input_files) | set(batch.files))
         if batch.events_commit:
             self.events_commits.append(batch.events_commit)
@@ -141,14 +143,17 @@ class RunReport(Counts):
 
 
 def count_statuses(classified: DataFrame) -> dict:
-    """Counts by status and reason, and the event dates of new events (a small aggregate)."""
-    new_date = F.when(F.col("status") == "new", F.date_format("event_date", "yyyy-MM-dd"))
-    rows = classified.groupBy("status", "reason", new_date.alias("date")).count().collect()
+    """Counts by status and reason, and the event dates of new events and of new and
+    duplicate ones (a small aggregate)."""
+    valid_date = F.when(F.col("status").isin("new", "duplicate"), F.date_format("event_date", "yyyy-MM-dd"))
+    rows = classified.groupBy("status", "reason", valid_date.alias("date")).count().collect()
     counts = {"records": 0, "events_written": 0, "rejected": {}, "duplicates": 0, "blank_lines": 0,
               "header_lines": 0}
-    dates = set()
+    dates, event_dates = set(), set()
     for row in rows:
         n = row["count"]
+        if row["status"] in ("new", "duplicate"):
+            event_dates.add(row["date"])
         if row["status"] == "blank":
             counts["blank_lines"] += n
             continue
@@ -166,6 +171,7 @@ def count_statuses(classified: DataFrame) -> dict:
         else:
             raise RuntimeError(f"line with unknown status {row['status']!r}")
     counts["partitions_written"] = sorted(dates)
+    counts["event_dates"] = sorted(event_dates)
     return counts
 
 

@@ -77,3 +77,18 @@ class Scope:
     def apply(self, df: DataFrame) -> DataFrame:
         condition = self.condition()
         return df if condition is None else df.where(condition)
+
+    def to_json(self) -> dict:
+        """The scope as JSON values, for a commit's metadata (`from_json` reads it back)."""
+        return {"date_column": self.date_column, "days": None if self.days is None else list(self.days),
+                "first": self.first.isoformat() if self.first else None,
+                "last": self.last.isoformat() if self.last else None,
+                "sources": list(self.sources), "files": list(self.files)}
+
+    @classmethod
+    def from_json(cls, value: dict) -> "Scope":
+        return cls(date_column=value["date_column"],
+                   days=None if value["days"] is None else tuple(value["days"]),
+                   first=dt.date.fromisoformat(value["first"]) if value["first"] else None,
+                   last=dt.date.fromisoformat(value["last"]) if value["last"] else None,
+                   sources=tuple(value["sources"]), files=tuple(value["files"]))
