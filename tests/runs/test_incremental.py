@@ -96,6 +96,35 @@ def test_new_files_only_takes_each_file_once_whatever_its_age(spark, hipages_pro
         ("a1", "r1"), ("a2", "r1"), ("b1", "r1"), ("c1", "r2")]
 
 
+def test_a_file_appended_after_it_was_taken_is_reported_and_taken_again_by_path(spark, hipages_profile, tmp_path,
+                                                                               caplog):
+    """--new-files-only takes a file once; one that grows afterwards is reported (the
+    record of files read keeps the size Spark read it at) until `events --input FILE`
+    takes it again: its old lines come back as duplicates, its late lines as events."""
+    src, wh = tmp_path / "in", tmp_path / "wh"
+    a = write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])
+    write_lines(src / "2017/02/02/b.json", [L("b1")])
+    assert run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True).files_changed_after_ingest == []
+    assert sorted(json.loads(line)["path"].rsplit("/in/", 1)[1] + f" {json.loads(line)['lines']}"
+                  for line in (wh / "_files" / "hipages" / "run-r1-b0.jsonl").read_text().splitlines()) == [
+        "2017/02/02/a.json 3", "2017/02/02/b.json 1"]
+    with a.open("a") as f:  # a writer that was not done
+        f.write(L("a3") + "\n")
+
+    rep = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    assert (rep.files_changed_after_ingest, rep.input_files, rep.records) == ([f"file:{a}"], [], 0)
+    assert f"1 file(s) changed after they were ingested (another size or modification time): file:{a}" in caplog.text
+    assert "files_changed_after_ingest=1" in rep.summary_line()
+
+    again = run_events(spark, hipages_profile, a, wh, "r3")  # the documented re-ingest
+    assert (again.events_written, again.duplicates, again.rejected) == (1, 2, {"malformed_json": 1})
+    rep = run_events(spark, hipages_profile, src, wh, "r4", new_files_only=True)
+    assert (rep.files_changed_after_ingest, rep.input_files) == ([], [])
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == [
+        ("a1", "r1"), ("a2", "r1"), ("a3", "r3"), ("b1", "r1")]
+    assert table_rows(spark, wh, "rejects", "raw", "run_id") == [("{bad", "r3")]
+
+
 def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark, hipages_profile, tmp_path):
     src, wh = tmp_path / "in", tmp_path / "wh"
     write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])

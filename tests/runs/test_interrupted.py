@@ -12,7 +12,8 @@ from delta.tables import DeltaTable
 
 from clickstream.config import faults
 
-from helpers import run_events, run_stats, state, write_first_day, write_later_days
+from helpers import (hipages_line, read_report, run_events, run_job, run_stats, state, write_first_day,
+                     write_later_days, write_lines)
 
 
 class Stopped(Exception):
@@ -94,6 +95,7 @@ def test_an_events_run_stopped_after_its_merge_is_completed_by_the_next_with_the
 
 
 def test_a_stats_run_stopped_after_its_commit_is_completed_by_the_next(spark, days, stop_at, tmp_path):
+    """... and the next run, with nothing to recompute, writes the extract the stopped run would have."""
     wh = tmp_path / "wh"
     shutil.copytree(days["base"] / "wh0-no-stats", wh)
     stop_at("stats_committed")
@@ -107,3 +109,29 @@ def test_a_stats_run_stopped_after_its_commit_is_completed_by_the_next(spark, da
     assert (tmp_path / "next.csv").read_text() == (days["base"] / "first-stats.csv").read_text()
     assert DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"] == version
     assert state(spark, wh) == days["before"]
+
+
+def test_a_planned_file_deleted_before_it_was_read_is_one_line_then_skipped_as_missing(
+        spark, hipages_profile, stop_at, tmp_path, capsys):
+    """A run stopped after its batch was planned; one of the batch's files is deleted.
+    The next run names it (exit 2) instead of failing on every run; with
+    --skip-missing-files the batch goes on without it and the report counts it."""
+    src, wh = tmp_path / "in", tmp_path / "wh"
+    write_lines(src / "a.json", [hipages_line("a1")])
+    gone = write_lines(src / "b.json", [hipages_line("b1")])
+    stop_at("reading")
+    with pytest.raises(Stopped):
+        run_events(spark, hipages_profile, src, wh, "planned", new_files_only=True)
+    stop_at(None)
+    gone.unlink()
+    args = ["--input", str(src), "--warehouse", str(wh), "--new-files-only", "--allow-unsalted"]
+    assert run_job(spark, "events", *args, "--run-id", "named") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"events: error: file:{gone} is gone: a batch planned it and it was deleted before it was read; restore it, "
+        "or run again with --skip-missing-files to record it as missing and go on (docs/scheduling.md)"]
+    rep = run_events(spark, hipages_profile, src, wh, "skipped", new_files_only=True, skip_missing_files=True)
+    assert (rep.files_missing, rep.input_files, rep.events_written) == ([f"file:{gone}"], [f"file:{src}/a.json"], 1)
+    assert "files_missing=1" in rep.summary_line()
+    assert read_report(wh, "skipped")["files_missing"] == [f"file:{gone}"]
+    rep = run_events(spark, hipages_profile, src, wh, "after", new_files_only=True)  # the batch is done
+    assert (rep.batches, rep.files_missing) == ([], [])

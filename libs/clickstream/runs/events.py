@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import events as event_rules
-from clickstream.warehouse import extracts, fs, incremental, inputs, run_reports, tables
+from clickstream.warehouse import extracts, fs, incremental, ingested, inputs, run_reports, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import Profile, load_profile, validate_layout
@@ -92,6 +92,7 @@ class EventsConfig:
     pii_salt: str = ""
     allow_unsalted: bool = False
     max_line_bytes: int = event_rules.MAX_LINE_BYTES
+    skip_missing_files: bool = False
 
     @property
     def input_layout(self) -> str:
@@ -114,6 +115,9 @@ def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
                         help="read only the files under --input this warehouse has not ingested yet")
     parser.add_argument("--max-files-per-batch", type=cli.positive_int,
                         help="with --new-files-only: commit every N files (default: all in one batch)")
+    parser.add_argument("--skip-missing-files", action="store_true",
+                        help="with --new-files-only: a file a batch planned that is gone since is reported as "
+                             "missing and the batch goes on without it (default: exit 2 naming it)")
     parser.add_argument("--max-reject-rate", type=cli.fraction, default=0.05,
                         help="fail with exit 3, committing no events, above this rejected/records (default: 0.05)")
     parser.add_argument("--max-attempts", type=cli.positive_int, default=5,
@@ -149,6 +153,8 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         raise UsageError("--new-files-only reads the whole input root; it cannot be combined with --date/--from")
     if args.max_files_per_batch and not args.new_files_only:
         raise UsageError("--max-files-per-batch needs --new-files-only")
+    if args.skip_missing_files and not args.new_files_only:
+        raise UsageError("--skip-missing-files needs --new-files-only")
     if args.layout is not None and not days:
         raise UsageError("--layout needs --date or --from")
     profile = load_profile(args.conf_dir, args.source)
@@ -169,6 +175,7 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         pii_salt=os.environ.get(PII_SALT_ENV, ""),
         allow_unsalted=args.allow_unsalted,
         max_line_bytes=args.max_line_bytes,
+        skip_missing_files=args.skip_missing_files,
     )
 
 
@@ -183,6 +190,7 @@ def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
         F.col("_metadata.file_path").alias("source_file"),
         F.monotonically_increasing_id().alias("line_order"),
         F.col("_metadata.file_block_start").alias("block_start"),
+        *ingested.file_columns(),
     )
 
 
@@ -254,9 +262,13 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     try:
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare)
-        # The lines as read, counted apart from the classification: a line lost on the way fails the batch.
-        lines_read = lines.count()
-        batch = run_reports.Batch(files=files, txn_version=txn[1] if txn else None, lines_read=lines_read,
+        # The lines as read, counted per file apart from the classification: a line lost
+        # on the way fails the batch.
+        reads = ingested.count_by_file(lines)
+        gone = missing_files(spark, cfg, files, reads)
+        batch = run_reports.Batch(files=[f for f in files if f not in gone], files_missing=gone,
+                                  txn_version=txn[1] if txn else None,
+                                  lines_read=sum(read.lines for read in reads.values()), reads=reads,
                                   **run_reports.count_statuses(classified))
         batch.check_arithmetic()
         rejects = classified.filter(F.col("status") == "rejected").select(
@@ -297,14 +309,38 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         parsed.unpersist()
 
 
+def missing_files(spark: SparkSession, cfg: EventsConfig, files: list[str],
+                  reads: dict[str, ingested.FileRead]) -> list[str]:
+    """The batch's files that are gone (none of their lines was read, and they do not
+    exist now): a UsageError naming the first, or with --skip-missing-files a warning."""
+    gone = [f for f in files if fs.file_uri(spark, f) not in reads and not fs.exists(spark, f)]
+    if gone and not cfg.skip_missing_files:
+        raise UsageError(f"{gone[0]} is gone{f' (and {len(gone) - 1} more file(s))' if len(gone) > 1 else ''}: "
+                         "a batch planned it and it was deleted before it was read; restore it, or run again "
+                         "with --skip-missing-files to record it as missing and go on (docs/scheduling.md)")
+    if gone:
+        log.warning("%d planned file(s) are gone, skipped and reported as files_missing: %s", len(gone),
+                    ", ".join(gone))
+    return gone
+
+
 def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
                  files: list[str], txn: tuple[str, int] | None = None) -> run_reports.Batch:
     """`_commit_batch`, classified again and retried when another writer's commit
-    conflicts, at most `cfg.max_attempts` times."""
+    conflicts, at most `cfg.max_attempts` times; a committed batch's files go into the
+    record of files read (clickstream.warehouse.ingested)."""
     batch, attempts = tables.retrying(
         lambda: _commit_batch(spark, cfg, warehouse, lines, files, txn), cfg.max_attempts, log, "classifying",
         "nothing of the last attempt's events is committed", also=(TableMoved,))
     batch.attempts = attempts
+    if batch.status == "succeeded":
+        uris = {fs.file_uri(spark, f): f for f in batch.files}
+        read = {uris[uri]: r for uri, r in batch.reads.items() if uri in uris}
+        for f in batch.files:
+            if f not in read:  # an empty file: no line to carry its size
+                size, modified = fs.file_stats(spark, fs.literal_path(f)).get(f, (0, 0))
+                read[f] = ingested.FileRead(0, size, modified)
+        ingested.record(spark, warehouse, cfg.source, cfg.run_id, txn[1] if txn else None, read)
     return batch
 
 
@@ -312,7 +348,14 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
     root = fs.qualify(spark, cfg.input)
     if not fs.is_directory(spark, root):
         raise UsageError(f"--new-files-only needs the input root directory; {cfg.input} is not a directory")
-    listed = fs.list_files(spark, root)
+    stats = fs.file_stats(spark, root)
+    listed = sorted(stats)
+    rep.files_changed_after_ingest = ingested.changed_after_ingest(spark, warehouse, cfg.source, stats)
+    if rep.files_changed_after_ingest:
+        log.warning("%d file(s) changed after they were ingested (another size or modification time): %s. "
+                    "--new-files-only does not take a file twice: run events --input FILE to take each again "
+                    "(its old lines come back as duplicates, its late lines as events; docs/scheduling.md)",
+                    len(rep.files_changed_after_ingest), ", ".join(rep.files_changed_after_ingest))
     if cfg.max_files_per_batch:
         # A bad CSV header fails the run before any batch commits (one batch checks its own).
         csv_headers(spark, cfg.profile, listed)
@@ -326,7 +369,7 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
         files = incremental.batch_files(session, checkpoint, batch_id)
         faults.point("reading")
         lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"),
-                                   "block_start")
+                                   "block_start", "file_size", "file_modified")
         batch = commit_batch(session, cfg, warehouse, lines, files, txn=(app_id, batch_id))
         batch.batch_id = batch_id
         rep.add(batch)

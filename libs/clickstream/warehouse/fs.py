@@ -40,12 +40,8 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def list_files(spark: SparkSession, pattern: str) -> list[str]:
-    """Files under a file, directory or glob, recursively, sorted; [] if none.
-
-    Names are fully qualified (`file:/...`, `s3a://...`), as Spark's `_metadata.file_path`
-    gives them. Hidden names (`_*`, `.*`) are skipped, as Spark's file sources skip them.
-    """
+def _file_statuses(spark: SparkSession, pattern: str) -> list:
+    """The Hadoop FileStatus of every visible file under a file, directory or glob."""
     path, fs = _path(spark, pattern)
     try:
         statuses = fs.globStatus(path)
@@ -56,13 +52,33 @@ def list_files(spark: SparkSession, pattern: str) -> list[str]:
         if status.isDirectory():
             it = fs.listFiles(status.getPath(), True)
             while it.hasNext():
-                child = it.next().getPath()
-                rel = child.toString()[len(status.getPath().toString()):]
+                child = it.next()
+                rel = child.getPath().toString()[len(status.getPath().toString()):]
                 if not any(_hidden(part) for part in rel.split("/") if part):
-                    files.append(child.toString())
+                    files.append(child)
         elif not _hidden(status.getPath().getName()):
-            files.append(status.getPath().toString())
-    return sorted(files)
+            files.append(status)
+    return files
+
+
+def list_files(spark: SparkSession, pattern: str) -> list[str]:
+    """Files under a file, directory or glob, recursively, sorted; [] if none.
+
+    Names are fully qualified (`file:/...`, `s3a://...`), as Spark's `_metadata.file_path`
+    gives them. Hidden names (`_*`, `.*`) are skipped, as Spark's file sources skip them.
+    """
+    return sorted(status.getPath().toString() for status in _file_statuses(spark, pattern))
+
+
+def file_stats(spark: SparkSession, pattern: str) -> dict[str, tuple[int, int]]:
+    """`list_files`, each with its size in bytes and modification time (ms since the epoch)."""
+    return {status.getPath().toString(): (status.getLen(), status.getModificationTime())
+            for status in _file_statuses(spark, pattern)}
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    path, fs = _path(spark, uri)
+    return bool(fs.exists(path))
 
 
 def list_input_files(spark: SparkSession, pattern: str) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Callable
 import pyspark.sql.functions as F
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream.warehouse import fs
+from clickstream.warehouse import fs, ingested
 from clickstream.config.errors import JobFailed
 
 # The file source skips files older than maxFileAge (default 7 days) relative to the
@@ -47,11 +47,15 @@ def new_file_stream(spark: SparkSession, root: str, max_files_per_batch: int | N
         spark.readStream.format("text")
         .option("recursiveFileLookup", "true")  # no partition columns from dt=... directories
         .option("maxFileAge", NEVER_TOO_OLD)
+        # A planned file deleted before its batch reads it is not read (and not an error
+        # in the middle of Spark's planning): the events job finds it gone and says so.
+        .option("ignoreMissingFiles", "true")
     )
     if max_files_per_batch:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_batch))
     return reader.load(root).select("value", F.col("_metadata.file_path").alias("source_file"),
-                                    F.col("_metadata.file_block_start").alias("block_start"))
+                                    F.col("_metadata.file_block_start").alias("block_start"),
+                                    *ingested.file_columns())
 
 
 def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> list[str]:

@@ -66,6 +66,8 @@ class Batch(Counts):
     """One commit unit: the files of a run, or of one micro-batch of a stream."""
 
     files: list[str] = field(default_factory=list)
+    files_missing: list[str] = field(default_factory=list)
+    reads: dict = field(default_factory=dict)  # source_file URI -> ingested.FileRead
     status: str = "succeeded"
     events_commit: dict | None = None
     batch_id: int | None = None
@@ -85,6 +87,8 @@ class RunReport(Counts):
     mode: str = "path"
     input_files: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    files_missing: list[str] = field(default_factory=list)  # planned, gone before read (--skip-missing-files)
+    files_changed_after_ingest: list[str] = field(default_factory=list)  # --new-files-only: taken before at another size
     days_requested: list[str] = field(default_factory=list)
     days_missing: list[str] = field(default_factory=list)
     checkpoint: str | None = None
@@ -111,6 +115,7 @@ class RunReport(Counts):
         self.partitions_written = sorted(set(self.partitions_written) | set(batch.partitions_written))
         self.event_dates = sorted(set(self.event_dates) | set(batch.event_dates))
         self.input_files = sorted(set(self.input_files) | set(batch.files))
+        self.files_missing = sorted(set(self.files_missing) | set(batch.files_missing))
         if batch.events_commit:
             self.events_commits.append(batch.events_commit)
         if batch.status != "succeeded":
@@ -137,6 +142,9 @@ class RunReport(Counts):
             f"rejected={self.rejected_total} ({reasons}) duplicates={self.duplicates} "
             f"blank_lines={self.blank_lines} "
             + (f"header_lines={self.header_lines} " if self.header_lines else "")
+            + (f"files_missing={len(self.files_missing)} " if self.files_missing else "")
+            + (f"files_changed_after_ingest={len(self.files_changed_after_ingest)} "
+               if self.files_changed_after_ingest else "")
             + f"partitions_written={len(self.partitions_written)} "
             f"duration_s={self.duration_s}"
         )

@@ -1,0 +1,90 @@
+"""Which files the events job read, how big and how old each was when it read them.
+
+Spark's file-source stream takes a file the first time it lists it and never looks at
+it again; its log keeps no file size. A file that a writer was still appending to when
+it was taken keeps its late lines to itself. So each committed batch records, for
+every file it read, the size and modification time Spark read it at (`_metadata`) and
+the lines it counted, as one JSON-lines document:
+
+    <warehouse>/_files/<source>/run-<run_id>[-b<batch_id>].jsonl
+
+A `--new-files-only` run compares the files it lists with the newest record of each,
+and reports those whose size or modification time differ (`files_changed_after_ingest`).
+A path-mode run (`events --input FILE`) records its files too: taking a changed file
+again that way brings in its late lines (its old lines are duplicates) and ends the report.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyspark.sql.functions as F
+import pyspark.sql.types as T
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream.warehouse import fs
+
+RECORD_SCHEMA = T.StructType([
+    T.StructField("path", T.StringType()),
+    T.StructField("size", T.LongType()),
+    T.StructField("modified", T.LongType()),  # ms since the epoch, as Hadoop's FileStatus gives it
+    T.StructField("lines", T.LongType()),
+    T.StructField("run_id", T.StringType()),
+    T.StructField("batch_id", T.LongType()),
+    T.StructField("recorded_at", T.StringType()),  # ISO 8601 UTC, which sorts as time
+])
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file as a batch read it: lines counted, size and modification time read at."""
+    lines: int
+    size: int
+    modified: int
+
+
+def file_columns() -> list:
+    """For a text read's select: the size and modification time Spark read each line's file at."""
+    return [F.col("_metadata.file_size").alias("file_size"),
+            F.unix_millis(F.col("_metadata.file_modification_time")).alias("file_modified")]
+
+
+def count_by_file(lines: DataFrame) -> dict[str, FileRead]:
+    """Lines per file as read, keyed by `source_file` (a URI): one small aggregate, one
+    row per file. A file without a line (0 bytes) is not among them."""
+    rows = lines.groupBy("source_file").agg(
+        F.count(F.lit(1)).alias("lines"), F.max("file_size").alias("size"), F.max("file_modified").alias("modified"),
+    ).collect()
+    return {r["source_file"]: FileRead(r["lines"], r["size"], r["modified"]) for r in rows}
+
+
+def ledger_path(warehouse: str, source: str) -> str:
+    return fs.join(warehouse, "_files", source)
+
+
+def record(spark: SparkSession, warehouse: str, source: str, run_id: str, batch_id: int | None,
+           files: dict[str, FileRead]) -> None:
+    """Write one batch's record; `files` keyed by path (as `fs.list_files` spells it)."""
+    at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    text = "".join(json.dumps({"path": path, "size": read.size, "modified": read.modified, "lines": read.lines,
+                               "run_id": run_id, "batch_id": batch_id, "recorded_at": at}, sort_keys=True) + "\n"
+                   for path, read in sorted(files.items()))
+    name = f"run-{run_id}.jsonl" if batch_id is None else f"run-{run_id}-b{batch_id}.jsonl"  # never hidden (_ or .)
+    fs.write_text(spark, fs.join(ledger_path(warehouse, source), name), text)
+
+
+def changed_after_ingest(spark: SparkSession, warehouse: str, source: str,
+                         listed: dict[str, tuple[int, int]]) -> list[str]:
+    """The listed files (path -> (size, modified)) whose newest record says another size
+    or modification time, sorted."""
+    ledger = ledger_path(warehouse, source)
+    if not listed or not fs.is_directory(spark, ledger):
+        return []
+    recorded = (spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger))
+                .groupBy("path").agg(F.max_by(F.struct("size", "modified"), "recorded_at").alias("last")))
+    now = spark.createDataFrame([(p, s, m) for p, (s, m) in listed.items()], "path string, size long, modified long")
+    changed = (now.join(recorded, "path")
+               .where((F.col("size") != F.col("last.size")) | (F.col("modified") != F.col("last.modified")))
+               .select("path").collect())  # one row per changed file
+    return sorted(r["path"] for r in changed)
