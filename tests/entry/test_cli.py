@@ -1,7 +1,8 @@
 """A job through its real entry point, `./spark-submit.sh`, as a subprocess: what only
 a process shows. The driver's exit code passed on by spark-submit (0, and 2 for a
 failure found after the JVM started), one summary line or one error line on the
-output spark-submit merges, no traceback. Every job's exit codes and lines are tested
+output spark-submit merges, no traceback; and a warehouse the job may not write, with
+the job run as a process without root's capabilities (so that file modes bind it). Every job's exit codes and lines are tested
 in process through its own main (tests/runs, helpers.run_job), and its argument
 checks before the JVM in tests/unit and tests/entry/test_wrapper.py."""
 from __future__ import annotations
@@ -14,16 +15,22 @@ import pytest
 
 from helpers import error_lines
 from helpers import hipages_line as L
-from helpers import ROOT, SUBMIT_OPTS, read_report, table_rows, write_lines
+from helpers import ROOT, SUBMIT_OPTS, read_report, run_events, state, table_rows, write_lines
 
 
 SALT = "entry-s3cr3t-pepper"
 
 
-def start(*args, env: dict | None = None) -> subprocess.Popen:
+# Tests run as root, and root writes where file modes say no (CAP_DAC_OVERRIDE). Run
+# without every capability, a root process is an unprivileged user to any file it does
+# not own: the read-only warehouse below belongs to `nobody` and has no write bit.
+UNPRIVILEGED = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+
+
+def start(*args, env: dict | None = None, prefix: list[str] = ()) -> subprocess.Popen:
     env = {**os.environ, "CLICKSTREAM_PYTHON": sys.executable, **(env or {})}
-    return subprocess.Popen(["./spark-submit.sh", *SUBMIT_OPTS, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*prefix, "./spark-submit.sh", *SUBMIT_OPTS, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
@@ -32,12 +39,18 @@ def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Three JVMs at once: a run that succeeds, one whose input matches nothing, and a
-    salted run of a feed with PII that writes Spark's event log."""
+def runs(spark, hipages_profile, tmp_path_factory):
+    """Three JVMs at once: a run that succeeds, one into a warehouse it may not write,
+    and a salted run of a feed with PII that writes Spark's event log."""
     base = tmp_path_factory.mktemp("cli")
     a = write_lines(base / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 10:00:00"), "{bad", "", L("a1")])
-    nothing = start("events", "--input", str(base / "missing" / "*.json"), "--warehouse", str(base / "wh-m"))
+    readonly = base / "wh-ro"
+    run_events(spark, hipages_profile, write_lines(base / "in-ro" / "x.json", [L("x1")]), readonly, "before")
+    before = state(spark, readonly)
+    subprocess.run(["chown", "-R", "nobody", str(readonly)], check=True)
+    subprocess.run(["chmod", "-R", "a-w", str(readonly)], check=True)
+    refused = start("events", "--input", str(a), "--warehouse", str(readonly), "--run-id", "ro",
+                    "--max-reject-rate", "0.5", prefix=UNPRIVILEGED)
     ok = start("events", "--input", str(a), "--warehouse", str(base / "wh"), "--run-id", "a", "--max-reject-rate", "0.5")
     (base / "event-log").mkdir()
     salted = start("--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir=file:{base}/event-log",
@@ -45,7 +58,7 @@ def runs(tmp_path_factory):
                    "events", "--source", "app_events", "--input", str(ROOT / "data" / "feeds" / "app_events"),
                    "--warehouse", str(base / "wh-pii"), "--run-id", "pii", "--max-reject-rate", "0.9",
                    env={"CLICKSTREAM_PII_SALT": SALT})
-    return base, {"a": finish(ok), "nothing": finish(nothing), "pii": finish(salted)}
+    return base, {"a": finish(ok), "ro": finish(refused), "pii": finish(salted), "before": before}
 
 
 def test_a_run_exits_0_with_one_summary_line_and_its_report(spark, runs):
@@ -61,13 +74,17 @@ def test_a_run_exits_0_with_one_summary_line_and_its_report(spark, runs):
     assert "Traceback" not in procs["a"].stdout + procs["a"].stderr
 
 
-def test_a_failure_the_driver_finds_exits_2_with_one_line(runs):
+def test_a_warehouse_the_job_may_not_write_is_one_line_exit_1_and_no_commit(spark, runs):
     base, procs = runs
-    proc = procs["nothing"]
-    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert error_lines(proc) == [f"events: error: input path matches no files: {base}/missing/*.json"]
+    proc = procs["ro"]
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [line] = error_lines(proc)
+    assert line.startswith("events: error: the storage refused: ") and "Permission denied" in line, line
+    assert line.endswith("(a Delta commit is all or nothing: no table holds half of one; run again once the "
+                         "storage takes writes)")
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert not (base / "wh-m").exists()
+    assert state(spark, base / "wh-ro") == procs["before"]
+    assert sorted(p.name for p in (base / "wh-ro" / "_runs").glob("*.json")) == ["before.json"]
 
 
 def test_the_pii_salt_is_not_in_the_event_log(runs):

@@ -181,3 +181,27 @@ def test_java_regex_syntax_is_not_refused_by_python_rules():
     (Python's `re` refuses both); the driver checks the syntax with Java itself."""
     for pattern in (r"\p{Lu}+ Started", "(?<step>Ride) Done"):
         assert sessions.parse_args(["--warehouse", "w", "--conversion", pattern]).conversion == pattern
+
+
+@pytest.mark.parametrize("error, line", [
+    ("An error occurred while calling o123.save.\n: org.apache.spark.SparkException: Job aborted due to stage "
+     "failure: Task 0 in stage 63.0 failed 1 times, most recent failure: Lost task 0.0 (TID 110): "
+     "java.io.FileNotFoundException: /wh/rejects/part-0.parquet (Permission denied)\n\tat java.base/x",
+     "java.io.FileNotFoundException: /wh/rejects/part-0.parquet (Permission denied)"),
+    ("py4j error\nCaused by: java.io.IOException: No space left on device\n\tat java.base/x",
+     "java.io.IOException: No space left on device"),
+    ("[Errno 30] Read-only file system: '/wh/_runs/r.json'", "[Errno 30] Read-only file system: '/wh/_runs/r.json'"),
+    ("[DELTA_CONCURRENT_APPEND] Files were added", None),
+])
+def test_a_storage_refusal_is_found_in_the_error_and_cut_to_its_exception(error, line):
+    assert cli.storage_refusal(RuntimeError(error)) == line
+
+
+def test_a_storage_refusal_is_one_line_and_exit_1(capsys):
+    def refused(cfg):
+        raise RuntimeError("x\nCaused by: java.io.IOException: No space left on device\n\tat java.base/x")
+
+    assert cli.guarded(lambda argv: None, refused, [], "events") == cli.EXIT_UNEXPECTED
+    assert capsys.readouterr().err.splitlines() == [(
+        "events: error: the storage refused: java.io.IOException: No space left on device (a Delta commit is all "
+        "or nothing: no table holds half of one; run again once the storage takes writes)")]

@@ -103,9 +103,30 @@ CHECK_ONLY_ENV = "CLICKSTREAM_CHECK_ARGS_ONLY"
 SPARK_PROVIDED = ("pyspark", "py4j", "delta")
 
 
+# What the storage says when it refuses a write: the JVM's (or Python's) words for a
+# read-only or full file system, or a missing permission. Found anywhere in an error's
+# text (a Spark job's failure carries its task's cause several lines down).
+_STORAGE_REFUSALS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied",
+                     "AccessDeniedException", "Access Denied", "AccessDenied")
+_EXCEPTION_AT = re.compile(r"([\w.$]+(?:Exception|Error): )")
+
+
+def storage_refusal(err: BaseException) -> str | None:
+    """The line that says the storage refused a write or read, cut to its innermost
+    `SomeException: message`; None for any other failure."""
+    for line in str(err).splitlines():
+        for sign in _STORAGE_REFUSALS:
+            at = line.find(sign)
+            if at >= 0:
+                starts = [m.start() for m in _EXCEPTION_AT.finditer(line, 0, at)]
+                return line[starts[-1] if starts else 0:].strip()
+    return None
+
+
 def guarded(parse_args, main, argv, prog: str) -> int:
     """`main(parse_args(argv))`, with known errors as one line on stderr and a documented
-    exit code: UsageError 2, JobFailed 1; anything else logs its traceback, exit 1.
+    exit code: UsageError 2, JobFailed 1, storage that refuses (read-only, full, no
+    permission) 1; anything else logs its traceback, exit 1.
     With CLICKSTREAM_CHECK_ARGS_ONLY set, stop after the arguments are checked."""
     setup_logging()
     try:
@@ -123,6 +144,11 @@ def guarded(parse_args, main, argv, prog: str) -> int:
         if "Java gateway process exited" in str(err) or "JAVA_GATEWAY_EXITED" in str(err):
             print(f"{prog}: error: Spark could not start a JVM; install Java 17+ "
                   "(Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless)", file=sys.stderr)
+            return EXIT_UNEXPECTED
+        refusal = storage_refusal(err)
+        if refusal:
+            print(f"{prog}: error: the storage refused: {refusal} (a Delta commit is all or nothing: no table "
+                  "holds half of one; run again once the storage takes writes)", file=sys.stderr)
             return EXIT_UNEXPECTED
         logging.getLogger(prog).exception("%s failed", prog)
         return EXIT_UNEXPECTED
