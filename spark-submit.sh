@@ -5,6 +5,7 @@
 #   ./spark-submit.sh events --input data/sample --warehouse /tmp/wh
 #   ./spark-submit.sh --env cluster --master spark://host:7077 events ...
 #   ./spark-submit.sh emr-steps --date 2026-11-23 --code s3://b/clickstream ...   (prints EMR steps)
+#   ./spark-submit.sh path/to/script.py ARGS    (your own PySpark script, with the same settings)
 #
 # Finds spark-submit ($SPARK_HOME, else the one installed with pyspark), ships the
 # library (with the source profiles) as dist/clickstream.zip with --py-files, applies
@@ -54,7 +55,14 @@ JOBS="$(cd "$ROOT/jobs" && ls -1 *.py 2>/dev/null | sed 's/\.py$//' | grep -v '^
 if [[ "$JOB" == "emr-steps" ]]; then
   PYTHONPATH="$ROOT/libs" exec "$PY" -m clickstream.deploy.emr "$@"
 fi
-[[ -f "$ROOT/jobs/$JOB.py" ]] || die "unknown job '$JOB'; jobs: $JOBS"
+# A path to a .py file instead of a job: that script, with everything a job gets
+# (settings, packages, the zipped library), and no argument check of ours.
+APP="$ROOT/jobs/$JOB.py"
+if [[ "$JOB" == *.py ]]; then
+  [[ -f "$JOB" ]] || die "no such script: $JOB"
+  APP="$(cd "$(dirname "$JOB")" && pwd)/$(basename "$JOB")"
+fi
+[[ -f "$APP" ]] || die "unknown job '$JOB'; jobs: $JOBS"
 
 # The job's own argument checks, in plain Python before any JVM starts: a bad option,
 # profile or date costs under a second and prints the same one line as the driver
@@ -67,7 +75,7 @@ for ((i = 0; i < ${#SPARK_OPTS[@]}; i++)); do
     --deploy-mode=*) DEPLOY_MODE="${SPARK_OPTS[$i]#*=}" ;;
   esac
 done
-if [[ "$DEPLOY_MODE" != "cluster" ]]; then
+if [[ "$DEPLOY_MODE" != "cluster" && "$JOB" != *.py ]]; then
   PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.config.cli check "$ROOT/jobs/$JOB.py" "$@" \
     || exit $?
   for arg in "$@"; do
@@ -108,7 +116,7 @@ LOG4J="-Dlog4j2.configurationFile=file:$ROOT/conf/log4j2.properties "
 [[ "${CLICKSTREAM_VERBOSE:-0}" == "0" ]] || LOG4J=""
 CMD=("$SUBMIT" "${SUBMIT_ARGS[@]}" --conf "spark.jars.ivySettings=$ROOT/conf/ivysettings.xml"
      --driver-java-options "$LOG4J-Duser.timezone=UTC $DRIVER_JAVA_OPTS" --py-files "$ZIP"
-     "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" "$ROOT/jobs/$JOB.py" "$@")
+     "${SPARK_OPTS[@]+"${SPARK_OPTS[@]}"}" "$APP" "$@")
 [[ -z "$LOG4J" ]] && exec "${CMD[@]}"
 console() { PYTHONPATH="$ROOT/libs" "$PY" -m clickstream.deploy.console "$@"; }
 exec "${CMD[@]}" > >(console stdout) 2> >(console stderr >&2)

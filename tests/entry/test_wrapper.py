@@ -69,6 +69,8 @@ def test_an_unknown_job_or_env_is_one_line(tmp_path):
     assert (nojob.returncode, nojob.stdout) == (2, "")
     assert nojob.stderr.splitlines() == ["spark-submit.sh: error: unknown job 'nojob'; jobs: events export generate "
                                          "hourly_stats maintain sessions show emr-steps"]
+    noscript = helpers.submit("tools/nope.py")
+    assert (noscript.returncode, noscript.stderr) == (2, "spark-submit.sh: error: no such script: tools/nope.py\n")
     bad = helpers.submit("--env", "prod", "events", "--input", "x", "--warehouse", "y")
     assert bad.returncode == 2
     assert bad.stderr.startswith("spark-submit.sh: error: unknown --env 'prod'"), bad.stderr
@@ -141,6 +143,12 @@ def test_the_command_line_it_hands_to_spark_submit(tmp_path):
     assert f"spark.jars.ivySettings={ROOT}/conf/ivysettings.xml" in confs
     assert args[args.index("--py-files") + 1] == f"{ROOT}/dist/clickstream.zip"
     assert args[-5:] == [f"{ROOT}/jobs/events.py", "--input", "in", "--warehouse", "wh"]
+    # A script in place of a job: the same settings, the script's own path and arguments, no check of ours.
+    script = helpers.submit("--conf", "spark.sql.shuffle.partitions=3", "tools/floor.py", "--anything",
+                            env={"SPARK_HOME": str(home), "TZ": "Australia/Sydney"})
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.splitlines()[:-2] == args[:-5] and script.stdout.splitlines()[-2:] == [
+        f"{ROOT}/tools/floor.py", "--anything"]
 
 
 def test_the_console_leaves_out_ivys_report_unless_verbose(tmp_path):
