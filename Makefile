@@ -33,13 +33,11 @@ check-java:
 # hence the higher --max-reject-rate.
 run: setup check-java
 	rm -rf $(WAREHOUSE)
-	./spark-submit.sh events --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample-events \
-	  --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports/user_web_hits.csv
-	./spark-submit.sh hourly_stats --warehouse $(WAREHOUSE) --source hipages --run-id sample-hourly-stats \
-	  --csv $(WAREHOUSE)/exports/aggregated_web_stats.csv
+	./spark-submit.sh pipeline --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample \
+	  --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
 	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
 	@echo
-	@echo "Tables:      $(WAREHOUSE)/events  $(WAREHOUSE)/rejects  $(WAREHOUSE)/hourly_stats"
+	@echo "Tables:      $(WAREHOUSE)/events  $(WAREHOUSE)/rejects  $(WAREHOUSE)/hourly_stats  $(WAREHOUSE)/sessions"
 	@echo "Run reports: $(WAREHOUSE)/_runs/"
 	@echo "CSV:         $(WAREHOUSE)/exports/user_web_hits.csv  $(WAREHOUSE)/exports/aggregated_web_stats.csv"
 	@echo "Query:       .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('$(WAREHOUSE)/hourly_stats').to_pyarrow_dataset().to_table(use_threads=False))\""

@@ -1,17 +1,17 @@
-"""The events job on a real Spark standalone cluster (master + worker on 127.0.0.1),
-through ./spark-submit.sh in client mode, with a Python that can import clickstream
-only from the shipped zip; the tables must equal a local-mode run's.
+"""The pipeline job (events then hourly_stats, one application) on a real Spark
+standalone cluster (master + worker on 127.0.0.1), through ./spark-submit.sh in client
+mode, with a Python that can import clickstream only from the shipped zip; the tables
+must equal a local-mode run's.
 
-One job is enough: the jobs run no Python on the executors (column expressions only),
-so what a cluster adds is the driver's zip and the executors' JVM work, and the events
-job has both (its MERGE, rejects and report). hourly_stats on the cluster cost 75 s
-of the suite and proved nothing more."""
+One application is enough: the jobs run no Python on the executors (column
+expressions only), so what a cluster adds is the driver's zip and the executors' JVM
+work, and the events step has both (its MERGE, rejects and report)."""
 
 from __future__ import annotations
 
 import subprocess
 
-from helpers import ROOT, TEST_ONLY_SUBMIT_CONF, read_report, run_events, state, submit_ok
+from helpers import ROOT, TEST_ONLY_SUBMIT_CONF, read_report, run_events, run_stats, state, submit_ok
 from servers import isolated_python
 
 
@@ -39,8 +39,8 @@ def test_events_on_a_standalone_cluster(spark, hipages_profile, spark_master, tm
                   "--conf", f"spark.executor.extraJavaOptions={FAST_JVM}", "--driver-java-options", FAST_JVM,
                   *args, python=python)
 
-    submit("events", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c-events",
-           "--max-reject-rate", "1")
+    submit("pipeline", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c",
+           "--steps", "events,hourly_stats", "--max-reject-rate", "1")
     # It really ran on the cluster: the job had an executor JVM on the worker, which ran its tasks.
     executors = sorted((work / "worker").glob("app-*/*/stderr"))
     assert len(executors) == 1, executors
@@ -48,8 +48,10 @@ def test_events_on_a_standalone_cluster(spark, hipages_profile, spark_master, tm
         assert "Finished task" in log.read_text(errors="replace")
 
     run_events(spark, hipages_profile, SAMPLE, local_wh, "l-events")
+    run_stats(spark, local_wh, "l-stats", source="hipages")
     assert state(spark, cluster_wh) == state(spark, local_wh)
-    assert len(state(spark, cluster_wh)["events"]) == 13
+    assert (len(state(spark, cluster_wh)["events"]), len(state(spark, cluster_wh)["hourly_stats"])) == (13, 11)
+    assert [s["step"] for s in read_report(cluster_wh, "c")["steps"]] == ["events", "hourly_stats"]
     cluster, local = read_report(cluster_wh, "c-events"), read_report(local_wh, "l-events")
     keys = ("records", "events_written", "rejected", "duplicates", "blank_lines")
     assert [cluster[k] for k in keys] == [local[k] for k in keys]

@@ -12,7 +12,7 @@ import pytest
 from clickstream.config import cli
 from clickstream.deploy import emr
 from clickstream.rules import hourly_stats as stats_rules
-from clickstream.runs import events, export, generate, hourly_stats, maintain, sessions, show
+from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, sessions, show
 from clickstream.config.errors import UsageError
 
 from helpers import CONF_DIR, ROOT
@@ -20,7 +20,7 @@ from helpers import CONF_DIR, ROOT
 
 D = dt.date
 JOBS = {"events": events, "hourly_stats": hourly_stats, "sessions": sessions, "export": export,
-        "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr}
+        "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr, "pipeline": pipeline}
 
 
 def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
@@ -205,3 +205,39 @@ def test_a_storage_refusal_is_one_line_and_exit_1(capsys):
     assert capsys.readouterr().err.splitlines() == [(
         "events: error: the storage refused: java.io.IOException: No space left on device (a Delta commit is all "
         "or nothing: no table holds half of one; run again once the storage takes writes)")]
+
+
+def test_the_pipeline_gives_each_step_what_its_own_job_would_get():
+    """The same options, parsed by each step's own parse_args: a step of the pipeline
+    is configured exactly as that job run alone with the matching options."""
+    cfg = pipeline.parse_args(["--input", "in", "--warehouse", "wh", "--new-files-only", "--max-reject-rate", "0.5",
+                               "--source", "app_events", "--allow-unsalted", "--stats-dimensions", "url_level2",
+                               "--sessions-gap-minutes", "45", "--csv", "out", "--run-id", "day1"])
+    assert cfg.steps == ("events", "hourly_stats", "sessions") and cfg.run_id == "day1"
+    assert cfg.events == events.parse_args(["--input", "in", "--warehouse", "wh", "--new-files-only",
+                                            "--max-reject-rate", "0.5", "--source", "app_events", "--allow-unsalted",
+                                            "--csv", "out/user_web_hits.csv", "--run-id", "day1-events"])
+    assert cfg.hourly_stats == hourly_stats.parse_args(["--warehouse", "wh", "--source", "app_events", "--dimensions",
+                                                        "url_level2", "--csv", "out/aggregated_web_stats.csv",
+                                                        "--run-id", "day1-hourly_stats"])
+    assert cfg.sessions == sessions.parse_args(["--warehouse", "wh", "--source", "app_events", "--gap-minutes", "45",
+                                                "--run-id", "day1-sessions"])
+    only = pipeline.parse_args(["--warehouse", "wh", "--steps", "sessions,hourly_stats"])
+    assert (only.steps, only.events) == (("hourly_stats", "sessions"), None)  # always in the pipeline's order
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--warehouse", "wh"], "pipeline: error: the following arguments are required: --input (see pipeline --help "
+                            "and events --help)"),
+    (["--warehouse", "wh", "--input", "in", "--steps", "events,stats"],
+     "pipeline: error: bad --steps 'events,stats': use a comma-separated list of events, hourly_stats, sessions"),
+    (["--warehouse", "wh", "--input", "in", "--steps", "hourly_stats"],
+     "pipeline: error: --input in: options of the events step, which --steps leaves out"),
+    (["--warehouse", "wh", "--input", "in", "--bogus", "1"],
+     "pipeline: error: unrecognized arguments: --bogus 1 (see pipeline --help and events --help)"),
+    (["--warehouse", "wh", "--input", "in", "--stats-dimensions", "user_count"],
+     "pipeline: error: bad dimension 'user_count' in --stats-dimensions: use url_level2"),
+])
+def test_a_bad_pipeline_command_is_one_line_and_exit_2(capsys, argv, message):
+    code, lines = checked(capsys, "pipeline", *argv)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(message), lines

@@ -15,9 +15,9 @@ MODULES = [
     "deploy/__init__", "deploy/console", "deploy/emr", "deploy/packages", "deploy/submit",
     "rules/__init__", "rules/columns", "rules/events", "rules/hourly_stats", "rules/sessions",
     "runs/__init__", "runs/events", "runs/export", "runs/generate", "runs/hourly_stats", "runs/maintain",
-    "runs/sessions", "runs/show",
-    "warehouse/__init__", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/ingested", "warehouse/inputs",
-    "warehouse/jdbc", "warehouse/run_reports", "warehouse/scope", "warehouse/tables",
+    "runs/pipeline", "runs/sessions", "runs/show",
+    "warehouse/__init__", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/ingested",
+    "warehouse/inputs", "warehouse/jdbc", "warehouse/run_reports", "warehouse/scope", "warehouse/tables",
 ]
 
 

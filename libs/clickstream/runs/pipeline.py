@@ -1,0 +1,148 @@
+"""The `pipeline` job: events, then hourly_stats, then sessions, in one application.
+
+One JVM start, one package resolution and one warm-up instead of one per job. Each
+step commits and reports exactly as its own job does (`_runs/<run_id>-<step>.json`);
+`_runs/<run_id>.json` lists the steps. A step that fails stops the later ones, and the
+run exits with that step's own exit code.
+
+The options are those of `events`, which the events step reads (the input, the days or
+--new-files-only, --source, ...), plus:
+
+    --steps events,hourly_stats,sessions   which steps, always run in that order
+    --stats-dimensions D                   hourly_stats --dimensions
+    --sessions-gap-minutes N               sessions --gap-minutes
+    --sessions-conversion REGEX            sessions --conversion
+    --csv DIR                              DIR/user_web_hits.csv and DIR/aggregated_web_stats.csv
+    --run-id R                             the steps' reports are R-events, R-hourly_stats, R-sessions
+
+hourly_stats and sessions run in their incremental catch-up mode, for --source's feed.
+Each step's options are checked by that step's own parser before Spark starts.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import SparkSession
+
+from clickstream.config import cli
+from clickstream.config.errors import UsageError
+from clickstream.runs import events, hourly_stats, sessions
+from clickstream.warehouse import fs
+
+STEPS = ("events", "hourly_stats", "sessions")
+DEFAULT_STEPS = "events,hourly_stats,sessions"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    run_id: str
+    warehouse: str
+    steps: tuple[str, ...]
+    events: events.EventsConfig | None = None
+    hourly_stats: hourly_stats.StatsConfig | None = None
+    sessions: sessions.SessionsConfig | None = None
+
+
+def parser() -> cli.ArgumentParser:
+    """The pipeline's own options; every other option goes to the events step (see
+    `events --help`). The README's "Command line" synopsis shows both."""
+    parser = cli.ArgumentParser(
+        prog="pipeline", description="Run events, hourly_stats and sessions in one application.",
+        epilog="Every other option is the events step's: ./spark-submit.sh events --help")
+    parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
+    parser.add_argument("--source", default="hipages", help="source profile in conf/sources/ (default: hipages)")
+    parser.add_argument("--steps", default=DEFAULT_STEPS,
+                        help=f"comma-separated, run in this order: {', '.join(STEPS)} (default: all)")
+    parser.add_argument("--stats-dimensions", help="the hourly_stats step's --dimensions")
+    parser.add_argument("--sessions-gap-minutes", help="the sessions step's --gap-minutes")
+    parser.add_argument("--sessions-conversion", help="the sessions step's --conversion")
+    parser.add_argument("--csv", help="write user_web_hits.csv and aggregated_web_stats.csv into this directory")
+    parser.add_argument("--run-id", help="id of this run; the steps' reports are <id>-<step> "
+                                         "(default: UTC time plus random suffix)")
+    parser.add_argument("--conf-dir", help="read source profiles from DIR/sources/ (default: those shipped)")
+    return parser
+
+
+def parse_steps(value: str) -> tuple[str, ...]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STEPS]
+    if unknown or not names:
+        raise UsageError(f"bad --steps {value!r}: use a comma-separated list of {', '.join(STEPS)}")
+    return tuple(step for step in STEPS if step in names)
+
+
+def _option(name: str, value: str | None) -> list[str]:
+    return [name, value] if value is not None else []
+
+
+def _step(parse, argv: list[str], renames: dict[str, str], *extra):
+    """`parse(argv, *extra)`, a step's own parse_args, with its errors in the pipeline's words."""
+    try:
+        return parse(argv, *extra)
+    except UsageError as err:
+        message = str(err)
+        for step_word, pipeline_word in renames.items():
+            message = message.replace(step_word, pipeline_word)
+        raise UsageError(message) from None
+
+
+def parse_args(argv: list[str], conf_dir: str | None = None) -> PipelineConfig:
+    """The pipeline's options, then each step's own parse_args on the options it gets."""
+    args, rest = parser().parse_known_args(argv)
+    steps = parse_steps(args.steps)
+    run_id = cli.run_id(args.run_id)
+    conf = _option("--conf-dir", args.conf_dir or conf_dir)
+    common = ["--warehouse", args.warehouse]
+    csv = {name: fs.join(args.csv, f"{name}.csv") for name in ("user_web_hits", "aggregated_web_stats")} \
+        if args.csv else {}
+    if rest and "events" not in steps:
+        raise UsageError(f"{' '.join(rest)}: options of the events step, which --steps leaves out")
+    cfg_events = _step(events.parse_args, [
+        *rest, *common, "--source", args.source, "--run-id", f"{run_id}-events", *conf,
+        *_option("--csv", csv.get("user_web_hits"))], {"(see events --help)": "(see pipeline --help and events --help)"},
+        conf_dir) if "events" in steps else None
+    cfg_stats = _step(hourly_stats.parse_args, [
+        *common, "--source", args.source, "--run-id", f"{run_id}-hourly_stats",
+        *_option("--dimensions", args.stats_dimensions), *_option("--csv", csv.get("aggregated_web_stats"))],
+        {"--dimensions": "--stats-dimensions", "(see hourly_stats --help)": "(see pipeline --help)"}) \
+        if "hourly_stats" in steps else None
+    cfg_sessions = _step(sessions.parse_args, [
+        *common, "--source", args.source, "--run-id", f"{run_id}-sessions", *conf,
+        *_option("--gap-minutes", args.sessions_gap_minutes), *_option("--conversion", args.sessions_conversion)],
+        {"--gap-minutes": "--sessions-gap-minutes", "--conversion": "--sessions-conversion",
+         "(see sessions --help)": "(see pipeline --help)"}) if "sessions" in steps else None
+    return PipelineConfig(run_id=run_id, warehouse=args.warehouse, steps=steps, events=cfg_events,
+                          hourly_stats=cfg_stats, sessions=cfg_sessions)
+
+
+def run(spark: SparkSession, cfg: PipelineConfig) -> int:
+    """Run the steps in order on one session; the exit code of the first step that does
+    not succeed (0 when all do). A step's error propagates as its own job's would, and
+    then, as a killed run, the pipeline leaves no report of its own."""
+    started = time.time()
+    rep = {"run_id": cfg.run_id, "job": "pipeline", "steps": [], "status": "succeeded",
+           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    code = cli.EXIT_OK
+    for step in cfg.steps:
+        step_started = time.time()
+        if step == "events":
+            result = events.run(spark, cfg.events)
+            code, status, step_run_id = result.exit_code, result.status, result.run_id
+        elif step == "hourly_stats":
+            result = hourly_stats.run(spark, cfg.hourly_stats)
+            status, step_run_id = result["status"], result["run_id"]
+        else:
+            result = sessions.run(spark, cfg.sessions)
+            status, step_run_id = result["status"], result["run_id"]
+        rep["steps"].append({"step": step, "run_id": step_run_id, "status": status,
+                             "duration_s": round(time.time() - step_started, 3)})
+        if code != cli.EXIT_OK:
+            rep["status"] = f"stopped_after_{step}"
+            break
+    rep["duration_s"] = round(time.time() - started, 3)
+    fs.write_json(spark, fs.join(fs.qualify(spark, cfg.warehouse), "_runs", f"{cfg.run_id}.json"), rep)
+    print(f"pipeline run_id={cfg.run_id} status={rep['status']} steps={','.join(s['step'] for s in rep['steps'])} "
+          f"duration_s={rep['duration_s']}", flush=True)
+    return code

@@ -1,0 +1,53 @@
+"""The pipeline job in process, through jobs/pipeline.py's main: the three steps on one
+session, each with its own report and commit, and a step that fails stops the rest.
+(That each step gets the configuration its own job would is tests/unit/test_arguments.py.)"""
+from __future__ import annotations
+
+import json
+
+from delta.tables import DeltaTable
+
+from helpers import hipages_line as L
+from helpers import read_report, run_job, table_rows, write_lines
+
+
+def test_three_steps_one_session_each_reporting_as_its_own_job(spark, tmp_path, capsys):
+    src = write_lines(tmp_path / "in" / "a.json", [
+        L("e1", user_id="u1", action="search", timestamp="02/02/2017 20:22:00"),
+        L("e2", user_id="u1", action="booking", timestamp="02/02/2017 20:40:00"),
+        L("e3", user_id="u2", timestamp="02/02/2017 21:05:00"), "{bad"])
+    wh, out = tmp_path / "wh", tmp_path / "out"
+    assert run_job(spark, "pipeline", "--input", str(src), "--warehouse", str(wh), "--run-id", "day1",
+                   "--max-reject-rate", "0.5", "--csv", str(out), "--allow-unsalted",
+                   "--sessions-conversion", "^booking$") == 0
+    printed = [line.split(" run_id=")[0] for line in capsys.readouterr().out.splitlines() if " run_id=" in line]
+    assert printed == ["events", "hourly_stats", "sessions", "pipeline"]
+    rep = read_report(wh, "day1")
+    assert [(s["step"], s["run_id"], s["status"]) for s in rep["steps"]] == [
+        ("events", "day1-events", "succeeded"), ("hourly_stats", "day1-hourly_stats", "succeeded"),
+        ("sessions", "day1-sessions", "succeeded")]
+    assert (read_report(wh, "day1-events")["events_written"], read_report(wh, "day1-hourly_stats")["mode"],
+            read_report(wh, "day1-sessions")["job"]) == (3, "full", "sessions")
+    assert [str(r[0]) + f" {r[1]} {r[2]}" for r in table_rows(spark, wh, "hourly_stats", "time_bucket", "activity",
+                                                               "activity_count")] == [
+        "2017020220 booking 1", "2017020220 search 1", "2017020221 page_view 1"]
+    assert table_rows(spark, wh, "sessions", "user_id", "event_count", "converted") == [("u1", 2, True),
+                                                                                        ("u2", 1, False)]
+    assert (out / "user_web_hits.csv").read_text().splitlines()[0] == \
+        "user_id,time_stamp,url_level1,url_level2,url_level3,activity"
+    assert len((out / "user_web_hits.csv").read_text().splitlines()) == 1 + 3
+    assert (out / "aggregated_web_stats.csv").read_text().splitlines()[0] == \
+        "time_bucket,url_level1,activity,activity_count,user_count"
+
+
+def test_a_step_that_fails_stops_the_later_ones_with_its_own_exit_code(spark, tmp_path, capsys):
+    src = write_lines(tmp_path / "a.json", [L("e1"), "{bad", "{bad"])
+    wh = tmp_path / "wh"
+    assert run_job(spark, "pipeline", "--input", str(src), "--warehouse", str(wh), "--run-id", "r",
+                   "--allow-unsalted") == 3  # the events job's exit code for its reject rate
+    assert capsys.readouterr().out.splitlines()[-1].startswith("pipeline run_id=r status=stopped_after_events "
+                                                               "steps=events duration_s=")
+    rep = json.loads((wh / "_runs" / "r.json").read_text())
+    assert [(s["step"], s["status"]) for s in rep["steps"]] == [("events", "failed_reject_rate")]
+    assert not DeltaTable.isDeltaTable(spark, str(wh / "hourly_stats"))
+    assert sorted(p.name for p in (wh / "_runs").glob("*.json")) == ["r-events.json", "r.json"]
