@@ -23,8 +23,21 @@ def steps(day=date(2026, 11, 23), **kw):
     return emr.render_steps("s3://code/cs/0.1.0/", "s3://raw/events", "s3://lake/wh", day, **kw)
 
 
-def test_steps_for_a_day_exactly():
+def test_one_pipeline_step_for_a_day_exactly():
     assert steps(properties=PROPS) == [
+        {"Name": "clickstream pipeline hipages 2026-11-23", "ActionOnFailure": "CANCEL_AND_WAIT",
+         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
+             "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
+             "--conf", "spark.sql.session.timeZone=UTC",
+             "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+             "--py-files", PY_FILES, "s3://code/cs/0.1.0/jobs/pipeline.py",
+             "--input", "s3://raw/events", "--warehouse", "s3://lake/wh", "--source", "hipages",
+             "--date", "2026-11-23", "--steps", "events,hourly_stats"]}},
+    ]
+
+
+def test_per_job_steps_for_a_day_exactly():
+    assert steps(properties=PROPS, per_job=True) == [
         {"Name": "clickstream events hipages 2026-11-23", "ActionOnFailure": "CANCEL_AND_WAIT",
          "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
              "spark-submit", "--deploy-mode", "cluster", "--jars", JARS,
@@ -44,7 +57,8 @@ def test_steps_for_a_day_exactly():
 
 
 def test_new_files_steps_and_options():
-    events, stats = steps(None, action_on_failure="TERMINATE_CLUSTER", max_reject_rate=0.1, properties={})
+    events, stats = steps(None, action_on_failure="TERMINATE_CLUSTER", max_reject_rate=0.1, properties={},
+                          per_job=True)
     assert events["Name"] == "clickstream events hipages new files"
     assert events["HadoopJarStep"]["Args"][7:] == [
         "s3://code/cs/0.1.0/jobs/events.py", "--input", "s3://raw/events", "--warehouse", "s3://lake/wh",
@@ -54,7 +68,7 @@ def test_new_files_steps_and_options():
 
 def test_the_export_step_publishes_hourly_stats_in_utc_with_the_jdbc_driver():
     export_step = steps(None, properties=PROPS, export={"jdbc_url": "jdbc:postgresql://db:5432/bi",
-                                                       "target": "Analytics.Hourly", "user": "etl"})[2]
+                                                       "target": "Analytics.Hourly", "user": "etl"})[1]
     assert export_step == {
         "Name": "clickstream export hourly_stats new files", "ActionOnFailure": "CANCEL_AND_WAIT",
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [
@@ -108,13 +122,14 @@ def _validate(params):
 
 
 @pytest.mark.parametrize("day", [date(2026, 11, 23), None])
-def test_steps_validate_against_the_emr_api_model(day):
-    report = _validate({"JobFlowId": "j-2AXXXXXXGAPLF", "Steps": steps(day)})
+@pytest.mark.parametrize("per_job", [False, True])
+def test_steps_validate_against_the_emr_api_model(day, per_job):
+    report = _validate({"JobFlowId": "j-2AXXXXXXGAPLF", "Steps": steps(day, per_job=per_job)})
     assert not report.has_errors(), report.generate_report()
 
 
 def test_the_validator_rejects_a_broken_step():
-    broken = steps()
+    broken = steps(per_job=True)
     del broken[0]["HadoopJarStep"]["Jar"]
     broken[1]["HadoopJarStep"]["Args"] = " ".join(broken[1]["HadoopJarStep"]["Args"])
     report = _validate({"JobFlowId": "j-1", "Steps": broken}).generate_report()
@@ -126,7 +141,7 @@ def test_moto_emr_accepts_the_steps():
     import boto3
     from moto import mock_aws
 
-    rendered = steps()
+    rendered = steps() + steps(per_job=True)  # the pipeline step, then the per-job ones
     with mock_aws():
         client = boto3.client("emr", region_name="us-east-1")
         cluster = client.run_job_flow(
@@ -135,7 +150,7 @@ def test_moto_emr_accepts_the_steps():
             JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
         ids = client.add_job_flow_steps(JobFlowId=cluster, Steps=rendered)["StepIds"]
         listed = {s["Id"]: s for s in client.list_steps(ClusterId=cluster)["Steps"]}
-    assert len(ids) == 2
+    assert len(ids) == 3
     for step_id, expected in zip(ids, rendered):
         got = listed[step_id]
         assert (got["Name"], got["ActionOnFailure"]) == (expected["Name"], expected["ActionOnFailure"])
@@ -146,7 +161,7 @@ def test_moto_emr_accepts_the_steps():
 def test_cli_form_is_the_api_form_for_the_aws_cli():
     from awscli.customizations.emr.steputils import build_step_config_list
 
-    api = steps()
+    api = steps(per_job=True)
     cli_form = emr.to_cli(api)
     assert cli_form[1] == {"Type": "Spark", "Name": api[1]["Name"], "ActionOnFailure": "CANCEL_AND_WAIT",
                            "Args": api[1]["HadoopJarStep"]["Args"][1:]}

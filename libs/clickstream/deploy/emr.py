@@ -1,5 +1,6 @@
-"""EMR steps for the daily pipeline: `events`, `hourly_stats`, and with --export-jdbc-url
-an `export` of hourly_stats into PostgreSQL or Redshift, as JSON.
+"""EMR steps for the daily pipeline, as JSON: one `pipeline` step (events then
+hourly_stats in one YARN application; `--per-job`: one step per job, as before), and
+with --export-jdbc-url an `export` of hourly_stats into PostgreSQL or Redshift.
 
     ./spark-submit.sh emr-steps --code s3://b/clickstream --input s3://raw --warehouse s3://wh
                                 (--date YYYY-MM-DD | --new-files-only) [--format api|cli] ...
@@ -72,11 +73,14 @@ def step(name: str, args: list[str], action_on_failure: str) -> dict:
 def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = None, *,
                  source: str = "hipages", action_on_failure: str = "CANCEL_AND_WAIT",
                  max_reject_rate: float | None = None, properties: dict[str, str] | None = None,
-                 jars: tuple[str, ...] = EMR_DELTA_JARS, export: dict[str, str] | None = None) -> list[dict]:
-    """The steps in the API form. `day` None: `events --new-files-only` (the same
-    steps every day, for a fixed schedule); else `events --date day` (a backfill).
-    `export` ({jdbc_url, target, user?}): a third step publishes hourly_stats there
-    (the dates changed since its last export; the password comes from the cluster's
+                 jars: tuple[str, ...] = EMR_DELTA_JARS, export: dict[str, str] | None = None,
+                 per_job: bool = False) -> list[dict]:
+    """The steps in the API form: one `pipeline --steps events,hourly_stats` step (one
+    application: one JVM start and one warm-up a day), or with `per_job` an `events`
+    step and an `hourly_stats` step. `day` None: `--new-files-only` (the same steps
+    every day, for a fixed schedule); else `--date day` (a backfill). `export`
+    ({jdbc_url, target, user?}): one more step publishes hourly_stats there (the dates
+    changed since its last export; the password comes from the cluster's
     configuration, never from the step)."""
     code, input_uri, warehouse = _uri(code, "--code"), _uri(input_uri, "--input"), _uri(warehouse, "--warehouse")
     if action_on_failure not in ACTIONS:
@@ -89,12 +93,17 @@ def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = N
     label = "new files" if day is None else day.isoformat()
     # A failed events step cancels hourly_stats (no stats from a failed day); the
     # cluster keeps waiting for the next schedule, or terminates if you say so.
-    steps = [
-        step(f"clickstream events {source} {label}",
-             spark_submit(code, "events", events_args, props, jars), action_on_failure),
-        step(f"clickstream hourly_stats {label}",
-             spark_submit(code, "hourly_stats", ["--warehouse", warehouse], props, jars), action_on_failure),
-    ]
+    if per_job:
+        steps = [
+            step(f"clickstream events {source} {label}",
+                 spark_submit(code, "events", events_args, props, jars), action_on_failure),
+            step(f"clickstream hourly_stats {label}",
+                 spark_submit(code, "hourly_stats", ["--warehouse", warehouse], props, jars), action_on_failure),
+        ]
+    else:
+        steps = [step(f"clickstream pipeline {source} {label}",
+                      spark_submit(code, "pipeline", [*events_args, "--steps", "events,hourly_stats"], props, jars),
+                      action_on_failure)]
     if export:
         from clickstream.warehouse import jdbc
         from clickstream.deploy.packages import jdbc_packages
@@ -140,6 +149,8 @@ def parser() -> cli.ArgumentParser:
     parser.add_argument("--action-on-failure", default="CANCEL_AND_WAIT",
                         help="CANCEL_AND_WAIT (default, long-running cluster) or TERMINATE_CLUSTER (transient)")
     parser.add_argument("--max-reject-rate", type=cli.fraction, help="passed to events")
+    parser.add_argument("--per-job", action="store_true",
+                        help="one step per job (events, hourly_stats) instead of one pipeline step")
     parser.add_argument("--export-jdbc-url", help="add a step that exports hourly_stats to this database "
                         "(jdbc:postgresql://... or jdbc:redshift://...)")
     parser.add_argument("--export-target", default="public.hourly_stats",
@@ -161,7 +172,7 @@ def parse_args(argv: list[str]):
 def main(args) -> int:
     steps = render_steps(args.code, args.input, args.warehouse, args.day, source=args.source,
                          action_on_failure=args.action_on_failure, max_reject_rate=args.max_reject_rate,
-                         jars=tuple(j for j in args.delta_jars.split(",") if j),
+                         jars=tuple(j for j in args.delta_jars.split(",") if j), per_job=args.per_job,
                          export={"jdbc_url": args.export_jdbc_url, "target": args.export_target,
                                  "user": args.export_user} if args.export_jdbc_url else None)
     print(json.dumps(to_cli(steps) if args.format == "cli" else steps, indent=2))
