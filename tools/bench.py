@@ -1,16 +1,22 @@
-"""The benchmark behind `make bench`: our two jobs against the DuckDB reference, in one run.
+"""The benchmark behind `make bench`: our pipeline against Spark's own floor and the
+DuckDB reference, in one run.
 
-    python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH]
+    python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH] [--sample FILE]
 
 1. Generates the input once per parameters with `./spark-submit.sh generate`, cached
    under build/bench/input-<N>-<K>-<seed>/ (a `_COMPLETE` marker says it is whole).
-2. Each run, in turn: `./spark-submit.sh events` then `./spark-submit.sh hourly_stats`
-   into a fresh warehouse, exactly as a user runs them (local mode, conf/spark/local),
-   then the DuckDB reference (../shared/bench/duckdb_reference.py) on the same files.
-3. Measures wall time per job and the peak resident memory of each whole process tree
+2. Each run, in turn, on the same files: the floor (`./spark-submit.sh tools/floor.py`,
+   a bare read, parse and Delta append, then the hourly aggregate, with the same Spark
+   settings); `./spark-submit.sh pipeline --steps events,hourly_stats` into a fresh
+   warehouse, exactly as a user runs it (local mode, conf/spark/local); then the DuckDB
+   reference (../shared/bench/duckdb_reference.py).
+3. The challenge's own sample (../shared/data/hipages/source_event_data.json, when it
+   is there) through the floor, `pipeline --steps events,hourly_stats` and
+   `--steps events,hourly_stats,sessions`: the fixed cost a daily run pays.
+4. Measures wall time per process and the peak resident memory of each whole process tree
    (spark-submit's JVM, the Python driver, everything they start), sampled from /proc
    every 100 ms; counts the Parquet files per event_date partition the run wrote.
-4. Keeps the medians per event count in docs/benchmarks.json and rewrites the table in
+5. Keeps the medians per event count in docs/benchmarks.json and rewrites the tables in
    docs/benchmarks.md from it.
 
 Linux only (/proc). Timings are noisy on small machines: compare within one run.
@@ -31,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = ROOT.parent / "shared" / "bench" / "duckdb_reference.py"
+DEFAULT_SAMPLE = ROOT.parent / "shared" / "data" / "hipages" / "source_event_data.json"
 
 
 def _children() -> dict[int, list[int]]:
@@ -126,36 +133,72 @@ def files_per_partition(table: Path) -> dict:
     return {"partitions": len(counts), "max": max(counts, default=0), "min": min(counts, default=0)}
 
 
+def floor_cmd(inp: Path, wh: Path, submit_opts: list[str]) -> list[str]:
+    return ["./spark-submit.sh", *submit_opts, "tools/floor.py", "--input", str(inp), "--warehouse", str(wh)]
+
+
+def pipeline_cmd(inp: Path, wh: Path, run_id: str, steps: str, submit_opts: list[str]) -> list[str]:
+    return ["./spark-submit.sh", *submit_opts, "pipeline", "--input", str(inp), "--warehouse", str(wh),
+            "--run-id", run_id, "--steps", steps, "--max-reject-rate", "1"]
+
+
+def step_seconds(wh: Path, run_id: str) -> dict[str, float]:
+    """Each step's duration, from the pipeline's report."""
+    report = json.loads((wh / "_runs" / f"{run_id}.json").read_text())
+    return {s["step"]: s["duration_s"] for s in report["steps"]}
+
+
 def one_run(inp: Path, work: Path, i: int, duckdb_script: Path, submit_opts: list[str]) -> dict:
-    wh, out = work / f"wh-{i}", work / f"duckdb-{i}"
-    shutil.rmtree(wh, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    events = measure(["./spark-submit.sh", *submit_opts, "events", "--input", str(inp), "--warehouse", str(wh),
-                      "--run-id", f"bench-events-{i}"], work / f"events-{i}.log")
-    stats = measure(["./spark-submit.sh", *submit_opts, "hourly_stats", "--warehouse", str(wh), "--run-id", f"bench-stats-{i}"],
-                    work / f"stats-{i}.log")
-    report = json.loads((wh / "_runs" / f"bench-events-{i}.json").read_text())
+    wh, floor_wh, out = work / f"wh-{i}", work / f"floor-{i}", work / f"duckdb-{i}"
+    for d in (wh, floor_wh, out):
+        shutil.rmtree(d, ignore_errors=True)
+    floor = measure(floor_cmd(inp, floor_wh, submit_opts), work / f"floor-{i}.log")
+    ours = measure(pipeline_cmd(inp, wh, f"bench-{i}", "events,hourly_stats", submit_opts),
+                   work / f"pipeline-{i}.log")
+    report = json.loads((wh / "_runs" / f"bench-{i}-events.json").read_text())
     duck = measure([sys.executable, str(duckdb_script), f"{inp}/*.jsonl", str(out)], work / f"duckdb-{i}.log")
-    return {"events": events, "hourly_stats": stats, "duckdb": duck, "events_written": report["events_written"],
-            "records": report["records"], "files": files_per_partition(wh / "events")}
+    return {"pipeline": ours, "steps": step_seconds(wh, f"bench-{i}"), "floor": floor, "duckdb": duck,
+            "events_written": report["events_written"], "records": report["records"],
+            "files": files_per_partition(wh / "events")}
+
+
+def sample_run(sample: Path, work: Path, submit_opts: list[str]) -> dict:
+    """The challenge's sample through the floor and the pipeline: what a small daily run costs."""
+    got = {}
+    for name, steps in (("floor", None), ("events_hourly_stats", "events,hourly_stats"),
+                        ("all_steps", "events,hourly_stats,sessions")):
+        wh = work / f"sample-{name}"
+        shutil.rmtree(wh, ignore_errors=True)
+        cmd = floor_cmd(sample, wh, submit_opts) if steps is None else \
+            pipeline_cmd(sample, wh, f"sample-{name}", steps, submit_opts)
+        got[name] = measure(cmd, work / f"sample-{name}.log")
+    return {"lines": sum(1 for _ in sample.open(encoding="utf-8", errors="replace")),
+            "floor_s": got["floor"]["wall_s"], "pipeline_s": got["events_hourly_stats"]["wall_s"],
+            "all_steps_s": got["all_steps"]["wall_s"],
+            "ratio_floor": round(got["events_hourly_stats"]["wall_s"] / got["floor"]["wall_s"], 2),
+            "peak_rss_mb": max(g["peak_rss_mb"] for g in got.values()),
+            "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = ()) -> dict:
     def med(f):
         return round(statistics.median(f(r) for r in runs), 2)
 
-    ours = med(lambda r: r["events"]["wall_s"] + r["hourly_stats"]["wall_s"])
+    ours = med(lambda r: r["pipeline"]["wall_s"])
+    floor = med(lambda r: r["floor"]["wall_s"])
     duck = med(lambda r: r["duckdb"]["wall_s"])
     return {
         "events": events, "runs": len(runs), "input_mb": round(input_mb, 1),
-        "events_wall_s": med(lambda r: r["events"]["wall_s"]),
-        "hourly_stats_wall_s": med(lambda r: r["hourly_stats"]["wall_s"]),
+        "events_step_s": med(lambda r: r["steps"]["events"]),
+        "hourly_stats_step_s": med(lambda r: r["steps"]["hourly_stats"]),
         "total_wall_s": ours, "events_per_s": round(events / ours), "input_mb_per_s": round(input_mb / ours, 2),
-        "peak_rss_mb": max(max(r["events"]["peak_rss_mb"], r["hourly_stats"]["peak_rss_mb"]) for r in runs),
+        "peak_rss_mb": max(r["pipeline"]["peak_rss_mb"] for r in runs),
         "max_files_per_partition": max(r["files"]["max"] for r in runs),
         "partitions": runs[-1]["files"]["partitions"],
+        "floor_wall_s": floor, "floor_peak_rss_mb": max(r["floor"]["peak_rss_mb"] for r in runs),
         "duckdb_wall_s": duck, "duckdb_peak_rss_mb": max(r["duckdb"]["peak_rss_mb"] for r in runs),
-        "ratio": round(ours / duck, 2), "events_written": runs[-1]["events_written"],
+        "ratio_floor": round(ours / floor, 2), "ratio": round(ours / duck, 2),
+        "events_written": runs[-1]["events_written"],
         "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
         "conf": list(confs),
         "all_runs": runs,
@@ -163,23 +206,36 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
 
 
 def markdown(results: dict) -> str:
-    rows = ["| events | input MB | runs | events job s | hourly_stats s | total s | events/s | MB/s | peak RSS MB"
-            " | files/partition (max) | DuckDB s | DuckDB RSS MB | ours / DuckDB | measured | extra --conf |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
-    for key in sorted(results, key=int):
+    rows = ["| events | input MB | runs | pipeline s (events + hourly_stats steps) | floor s | ours / floor "
+            "| DuckDB s | ours / DuckDB | events/s | peak RSS MB (floor) | files/partition (max) | measured "
+            "| extra --conf |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for key in sorted((k for k in results if k.isdigit()), key=int):
         r = results[key]
-        rows.append(f"| {r['events']:,} | {r['input_mb']} | {r['runs']} | {r['events_wall_s']} | "
-                    f"{r['hourly_stats_wall_s']} | {r['total_wall_s']} | {r['events_per_s']:,} | "
-                    f"{r['input_mb_per_s']} | {r['peak_rss_mb']} | {r['max_files_per_partition']} | "
-                    f"{r['duckdb_wall_s']} | {r['duckdb_peak_rss_mb']} | {r['ratio']}x | {r['measured_at']} | "
-                    f"{' '.join(r.get('conf', [])) or '(none)'} |")
+        if "floor_wall_s" not in r:  # measured before the floor was part of the benchmark
+            continue
+        rows.append(f"| {r['events']:,} | {r['input_mb']} | {r['runs']} | {r['total_wall_s']} "
+                    f"({r['events_step_s']} + {r['hourly_stats_step_s']}) | {r['floor_wall_s']} | "
+                    f"{r['ratio_floor']}x | {r['duckdb_wall_s']} | {r['ratio']}x | {r['events_per_s']:,} | "
+                    f"{r['peak_rss_mb']} ({r['floor_peak_rss_mb']}) | {r['max_files_per_partition']} | "
+                    f"{r['measured_at']} | {' '.join(r.get('conf', [])) or '(none)'} |")
+    sample = results.get("sample")
+    if sample:
+        rows += ["", "| the challenge's sample | lines | floor s | pipeline events,hourly_stats s | ours / floor "
+                 "| pipeline all three steps s | peak RSS MB | measured |",
+                 "|---|---:|---:|---:|---:|---:|---:|---|",
+                 f"| source_event_data.json | {sample['lines']} | {sample['floor_s']} | {sample['pipeline_s']} | "
+                 f"{sample['ratio_floor']}x | {sample['all_steps_s']} | {sample['peak_rss_mb']} | "
+                 f"{sample['measured_at']} |"]
     return "\n".join(rows)
 
 
-def write_docs(summary: dict, docs: Path) -> None:
+def write_docs(summary: dict, docs: Path, sample: dict | None = None) -> None:
     store = docs / "benchmarks.json"
     results = json.loads(store.read_text()) if store.exists() else {}
     results[str(summary["events"])] = summary
+    if sample:
+        results["sample"] = sample
     store.write_text(json.dumps(results, indent=2) + "\n")
     page = docs / "benchmarks.md"
     text = page.read_text() if page.exists() else ""
@@ -199,6 +255,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--files", type=int, help="input files (default: one per 250k events, at least 4)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--duckdb", type=Path, default=DEFAULT_DUCKDB, help="the DuckDB reference script")
+    parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE,
+                        help="the challenge's sample file (its row is skipped when the file is absent)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
@@ -211,15 +269,24 @@ def main(argv: list[str]) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     inp = input_dir(args.events, files, args.seed, args.work)
     input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
+    opts = [a for c in args.conf for a in ("--conf", c)]
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(inp, args.work, i, args.duckdb, [a for c in args.conf for a in ("--conf", c)]))
+        runs.append(one_run(inp, args.work, i, args.duckdb, opts))
         r = runs[-1]
-        print(f"bench: run {i + 1}/{args.runs}: events {r['events']['wall_s']}s, hourly_stats "
-              f"{r['hourly_stats']['wall_s']}s, duckdb {r['duckdb']['wall_s']}s", flush=True)
+        print(f"bench: run {i + 1}/{args.runs}: floor {r['floor']['wall_s']}s, pipeline {r['pipeline']['wall_s']}s "
+              f"(events {r['steps']['events']}s, hourly_stats {r['steps']['hourly_stats']}s), "
+              f"duckdb {r['duckdb']['wall_s']}s", flush=True)
+    sample = None
+    if args.sample.is_file():
+        sample = sample_run(args.sample, args.work, opts)
+        print(f"bench: the sample: floor {sample['floor_s']}s, pipeline {sample['pipeline_s']}s, "
+              f"all steps {sample['all_steps_s']}s", flush=True)
+    else:
+        print(f"bench: no sample at {args.sample}: its row is skipped", flush=True)
     summary = summarize(args.events, runs, input_mb, args.conf)
     args.docs.mkdir(parents=True, exist_ok=True)
-    write_docs(summary, args.docs)
+    write_docs(summary, args.docs, sample)
     print(json.dumps({k: v for k, v in summary.items() if k != "all_runs"}, indent=2))
     return 0
 

@@ -24,16 +24,22 @@ def test_files_per_partition(tmp_path):
 
 
 def test_docs_table_is_rewritten_in_place(tmp_path):
-    run = {"events": {"wall_s": 10.0, "peak_rss_mb": 900}, "hourly_stats": {"wall_s": 5.0, "peak_rss_mb": 800},
-           "duckdb": {"wall_s": 3.0, "peak_rss_mb": 300}, "events_written": 990, "records": 1000,
-           "files": {"partitions": 3, "max": 1, "min": 1}}
-    summary = bench.summarize(1000, [run, {**run, "events": {"wall_s": 20.0, "peak_rss_mb": 1000}}, run], 2.0)
-    assert (summary["total_wall_s"], summary["duckdb_wall_s"], summary["ratio"]) == (15.0, 3.0, 5.0)
+    run = {"pipeline": {"wall_s": 15.0, "peak_rss_mb": 900}, "steps": {"events": 10.0, "hourly_stats": 4.0},
+           "floor": {"wall_s": 10.0, "peak_rss_mb": 700}, "duckdb": {"wall_s": 3.0, "peak_rss_mb": 300},
+           "events_written": 990, "records": 1000, "files": {"partitions": 3, "max": 1, "min": 1}}
+    slow = {**run, "pipeline": {"wall_s": 30.0, "peak_rss_mb": 1000}}
+    summary = bench.summarize(1000, [run, slow, run], 2.0)
+    assert (summary["total_wall_s"], summary["floor_wall_s"], summary["duckdb_wall_s"]) == (15.0, 10.0, 3.0)
+    assert (summary["ratio_floor"], summary["ratio"]) == (1.5, 5.0)
     assert (summary["peak_rss_mb"], summary["events_per_s"], summary["input_mb_per_s"]) == (1000, 67, 0.13)
     (tmp_path / "benchmarks.md").write_text(
         "# Benchmarks\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n")
-    bench.write_docs(summary, tmp_path)
+    (tmp_path / "benchmarks.json").write_text('{"5": {"events": 5, "total_wall_s": 1}}')  # from before the floor
+    sample = {"lines": 500, "floor_s": 20.0, "pipeline_s": 30.0, "all_steps_s": 35.0, "ratio_floor": 1.5,
+              "peak_rss_mb": 800, "measured_at": "now"}
+    bench.write_docs(summary, tmp_path, sample)
     text = (tmp_path / "benchmarks.md").read_text()
     assert text.startswith("# Benchmarks\n\nintro\n<!-- bench:begin -->\n| events |") and text.endswith("-->\nafter\n")
-    assert "| 1,000 | 2.0 | 3 | 10.0 | 5.0 | 15.0 | 67 | 0.13 | 1000 | 1 | 3.0 | 300 | 5.0x |" in text
-    assert "old" not in text
+    assert "| 1,000 | 2.0 | 3 | 15.0 (10.0 + 4.0) | 10.0 | 1.5x | 3.0 | 5.0x | 67 | 1000 (700) | 1 |" in text
+    assert "| source_event_data.json | 500 | 20.0 | 30.0 | 1.5x | 35.0 | 800 | now |" in text
+    assert "old" not in text and "| 5 |" not in text
