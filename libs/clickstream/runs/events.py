@@ -277,7 +277,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         )
         rejects_path, file_uris = tables.table_path(warehouse, "rejects"), [fs.file_uri(spark, f) for f in files]
         with tables.commit_metadata(spark, **metadata):
-            rejects_commit = tables.replace_rejects(spark, rejects_path, rejects, file_uris, cfg.run_id)
+            rejects_commit = tables.replace_rejects(spark, rejects_path, rejects, file_uris)
         # What the commit holds for these files, read back (no commit: Delta skips one that
         # would write no row and remove no file, so the table holds none of theirs).
         batch.check_rejects_written(

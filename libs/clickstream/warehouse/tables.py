@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
@@ -175,13 +176,31 @@ def last_commit(table: DeltaTable) -> dict:
     return _commit(table.history(1).first())
 
 
-def commit_after(table: DeltaTable, version: int, run_id: str) -> dict | None:
-    """The first commit after `version` tagged with `run_id`, or None (another
-    writer's commits may come before or after it)."""
-    rows = table.history(100).where(f"version > {int(version)}").orderBy("version").collect()
-    for row in rows:
-        if user_metadata(row["userMetadata"]).get("run_id") == run_id:
-            return _commit(row)
+@contextmanager
+def one_commit(spark: SparkSession):
+    """Add a one-off `commit_id` to the userMetadata of the commit made inside the
+    block, and yield it: `commit_tagged` then finds that commit in the history, whatever
+    other writers committed before or after it, without reading the version first."""
+    previous = spark.conf.get(_USER_METADATA, None)
+    commit_id = uuid.uuid4().hex
+    spark.conf.set(_USER_METADATA, json.dumps({**user_metadata(previous), "commit_id": commit_id}, sort_keys=True))
+    try:
+        yield commit_id
+    finally:
+        if previous is None:
+            spark.conf.unset(_USER_METADATA)
+        else:
+            spark.conf.set(_USER_METADATA, previous)
+
+
+def commit_tagged(table: DeltaTable, commit_id: str) -> dict | None:
+    """The commit whose userMetadata carries `commit_id`, among the newest (the last 5,
+    then the last 100 when other writers were busy), or None when there is none (Delta
+    made no commit: an idempotent write it had seen, or nothing to write)."""
+    for depth in (5, 100):
+        for row in table.history(depth).collect():
+            if user_metadata(row["userMetadata"]).get("commit_id") == commit_id:
+                return _commit(row)
     return None
 
 
@@ -191,35 +210,32 @@ def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, meta
     `metadata` (which names the run_id); return that commit, or None when Delta
     skipped it as already committed (see `idempotent`)."""
     table = DeltaTable.forPath(spark, path)
-    before = current_version(spark, path)
-    with commit_metadata(spark, **metadata), idempotent(spark, txn):
-        (
-            table.alias("t")
-            .merge(new_events.alias("s"), "t.source = s.source AND t.event_id = s.event_id")
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-    return commit_after(table, before, metadata["run_id"])
+    # The literal source prunes the other feeds' files (through the file statistics: the
+    # table is partitioned by date, and the dedup key spans dates, so no date pruning).
+    condition = f"t.source = {sql_string(metadata['source'])} AND t.source = s.source AND t.event_id = s.event_id" \
+        if metadata.get("source") else "t.source = s.source AND t.event_id = s.event_id"
+    with commit_metadata(spark, **metadata), idempotent(spark, txn), one_commit(spark) as commit_id:
+        table.alias("t").merge(new_events.alias("s"), condition).whenNotMatchedInsertAll().execute()
+    return commit_tagged(table, commit_id)
 
 
-def replace_rejects(spark: SparkSession, path: str, rejects: DataFrame, source_files: list[str],
-                    run_id: str) -> dict | None:
+def replace_rejects(spark: SparkSession, path: str, rejects: DataFrame, source_files: list[str]) -> dict | None:
     """Replace every earlier reject of these source files (spelled as `source_file` is:
-    `fs.file_uri`) with `rejects`, in one commit tagged with `run_id` (the caller's
+    `fs.file_uri`) with `rejects`, in one commit (tagged by the caller's
     `commit_metadata`); return that commit, or None when Delta made none (nothing to
     write and nothing to remove)."""
     if not source_files:
         raise ValueError("replace_rejects needs the batch's source files: none would replace every reject")
-    before = current_version(spark, path)
-    (
-        rejects.select(*REJECTS_COLUMNS)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("partitionOverwriteMode", "static")  # whatever the session's mode
-        .option("replaceWhere", Scope(files=tuple(source_files)).sql())
-        .save(path)
-    )
-    return commit_after(DeltaTable.forPath(spark, path), before, run_id)
+    with one_commit(spark) as commit_id:
+        (
+            rejects.select(*REJECTS_COLUMNS)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("partitionOverwriteMode", "static")  # whatever the session's mode
+            .option("replaceWhere", Scope(files=tuple(source_files)).sql())
+            .save(path)
+        )
+    return commit_tagged(DeltaTable.forPath(spark, path), commit_id)
 
 
 # What Delta and Spark raise when the change data feed of a version range cannot be
