@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 from functools import reduce
+from typing import Callable
 
 import pyspark.sql.functions as F
 import pyspark.sql.types as T
@@ -435,7 +436,8 @@ def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id") -
 
 
 def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id",
-                      compare: DataFrame | None = None) -> DataFrame:
+                      compare: DataFrame | None = None,
+                      keep: Callable[[DataFrame], DataFrame] | None = None) -> DataFrame:
     """Give every line a `status`: blank, rejected, new or duplicate.
 
     Among lines with no reason, an event whose key is already in `existing` is a
@@ -449,7 +451,9 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id",
     `keys_to_compare`, possibly broadcast), only the lines of those keys do; every other
     candidate line is the only copy of a key new to the table, hence `new`. Same result;
     the second form is for big batches whose `df` the caller has persisted, since it
-    reads `df` more than once.
+    reads `df` more than once. `keep` (with `compare`): applied to the compared lines,
+    for a caller that reads the result several times to persist that small, costly
+    branch (a join and a window) once.
     """
     columns = [c for c in df.columns if c != "reason"]
     keyed = df.withColumn("_key", F.when(_is_candidate(), F.col(key)))
@@ -464,7 +468,7 @@ def with_dedup_status(df: DataFrame, existing: DataFrame, key: str = "event_id",
     compared = _compared(
         marked.where(F.col("_compare").isNotNull()), existing.join(compare, on=key, how="left_semi"), key, columns
     )
-    return single.unionByName(compared)
+    return single.unionByName(keep(compared) if keep else compared)
 
 
 def _with_status(keyed: DataFrame, columns: list[str], is_new: Column, is_duplicate: Column) -> DataFrame:

@@ -259,9 +259,15 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes).persist(PARSED_STORAGE)
     keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
+    kept: list[DataFrame] = []  # the compared lines, persisted once for the counts, the rejects and the MERGE
+
+    def keep(compared: DataFrame) -> DataFrame:
+        kept.append(compared.persist(StorageLevel.MEMORY_AND_DISK))
+        return kept[-1]
+
     try:
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
-        classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare)
+        classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
         # The lines as read, counted per file apart from the classification: a line lost
         # on the way fails the batch.
         reads = ingested.count_by_file(lines)
@@ -305,6 +311,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         faults.point("events_committed")
         return batch
     finally:
+        for df in kept:
+            df.unpersist()
         keys.unpersist()
         parsed.unpersist()
 
