@@ -271,7 +271,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         # The lines as read, counted per file apart from the classification: a line lost
         # on the way fails the batch.
         reads = ingested.count_by_file(lines)
-        gone = missing_files(spark, cfg, files, reads)
+        file_uris = [fs.file_uri(spark, f) for f in files]  # as source_file spells them
+        gone = missing_files(spark, cfg, files, file_uris, reads)
         batch = run_reports.Batch(files=[f for f in files if f not in gone], files_missing=gone,
                                   txn_version=txn[1] if txn else None,
                                   lines_read=sum(read.lines for read in reads.values()), reads=reads,
@@ -281,7 +282,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
             F.col("value").alias("raw"),  # a line_too_long's first characters only (rules.events.with_line_checks)
             "reason", "source_file", F.lit(cfg.run_id).alias("run_id"), "raw_bytes",
         )
-        rejects_path, file_uris = tables.table_path(warehouse, "rejects"), [fs.file_uri(spark, f) for f in files]
+        rejects_path = tables.table_path(warehouse, "rejects")
         with tables.commit_metadata(spark, **metadata):
             rejects_commit = tables.replace_rejects(spark, rejects_path, rejects, file_uris)
         # What the commit holds for these files, read back (no commit: Delta skips one that
@@ -317,11 +318,11 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         parsed.unpersist()
 
 
-def missing_files(spark: SparkSession, cfg: EventsConfig, files: list[str],
+def missing_files(spark: SparkSession, cfg: EventsConfig, files: list[str], file_uris: list[str],
                   reads: dict[str, ingested.FileRead]) -> list[str]:
     """The batch's files that are gone (none of their lines was read, and they do not
     exist now): a UsageError naming the first, or with --skip-missing-files a warning."""
-    gone = [f for f in files if fs.file_uri(spark, f) not in reads and not fs.exists(spark, f)]
+    gone = [f for f, uri in zip(files, file_uris) if uri not in reads and not fs.exists(spark, f)]
     if gone and not cfg.skip_missing_files:
         raise UsageError(f"{gone[0]} is gone{f' (and {len(gone) - 1} more file(s))' if len(gone) > 1 else ''}: "
                          "a batch planned it and it was deleted before it was read; restore it, or run again "
