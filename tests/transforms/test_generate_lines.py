@@ -19,6 +19,15 @@ def test_same_seed_same_lines_other_seed_other_lines(spark, tmp_path):
     assert first[0].startswith('{"event_id":"000000000000')
 
 
+def test_a_set_from_first_id_on_shares_no_event_id_with_the_set_before(spark):
+    cfg = generate.GenerateConfig(output="unused", events=4, files=1, bad_rate=0.0, seed=7)
+    later = generate.GenerateConfig(output="unused", events=4, files=1, bad_rate=0.0, seed=7, first_id=4)
+    ids = [r["id"] for r in generate.kinds(spark, later).collect()]
+    assert ids == [4, 5, 6, 7]
+    both = generate.lines(spark, cfg).union(generate.lines(spark, later))
+    assert both.selectExpr("get_json_object(value, '$.event_id') AS id").distinct().count() == 8
+
+
 def test_every_kind_appears_at_the_bad_rate(spark):
     cfg = generate.GenerateConfig(output="unused", **CFG)
     counts = {r["kind"]: r["count"] for r in generate.kinds(spark, cfg).groupBy("kind").count().collect()}

@@ -114,6 +114,14 @@ def test_bad_incremental_arguments(argv, message):
     assert str(err.value).startswith(message)
 
 
+def test_generate_starts_its_rows_at_first_id():
+    base = ["--events", "5", "--files", "1", "--output", "x"]
+    assert generate.parse_args(base).first_id == 0
+    assert generate.parse_args([*base, "--first-id", "1000"]).first_id == 1000
+    with pytest.raises(UsageError, match="^argument --first-id: '-1' is not a whole number of 0 or more"):
+        generate.parse_args([*base, "--first-id", "-1"])
+
+
 def test_from_alone_runs_through_today():
     cfg = events.parse_args(["--input", "in", "--warehouse", "wh", "--from", "2020-01-01"], str(CONF_DIR))
     assert cfg.days[0] == D(2020, 1, 1) and cfg.days[-1] == dt.datetime.now(dt.timezone.utc).date()

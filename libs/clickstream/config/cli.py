@@ -80,6 +80,16 @@ def positive_int(value: str) -> int:
     return number
 
 
+def non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 0 or more")
+    return number
+
+
 # CLICKSTREAM_VERBOSE=1 brings back everything the console leaves out by default:
 # Ivy's resolution report (spark-submit.sh), Spark's INFO logs, py4j's.
 VERBOSE_ENV = "CLICKSTREAM_VERBOSE"

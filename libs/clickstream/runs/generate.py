@@ -1,12 +1,13 @@
 """A load generator: hipages-format JSON lines from `spark.range`, deterministic per seed.
 
     ./spark-submit.sh generate --events N --files K --output DIR [--days D] [--users U]
-                               [--bad-rate R] [--seed S] [--start YYYY-MM-DD]
+                               [--bad-rate R] [--seed S] [--start YYYY-MM-DD] [--first-id I]
 
-Row i of `spark.range(N)` becomes one record (plus a second line for the duplicate
+Row i of `spark.range(I, I + N)` becomes one record (plus a second line for the duplicate
 kinds). Every value is a function of (seed, i) through `xxhash64`, so the output is the
 same for a given seed on any cluster size; the K files are K range partitions, so no
-shuffle and no driver work but renaming K files.
+shuffle and no driver work but renaming K files. A set generated with `--first-id` past
+another's rows shares no event_id with it: a second day's input for the same table.
 
 Values: users drawn with a skew (a few heavy users, a long tail), actions and pages in
 the sample's proportions, timestamps over D days with a daytime peak. With probability
@@ -48,6 +49,7 @@ class GenerateConfig:
     bad_rate: float = 0.01
     seed: int = 42
     start: date = date(2017, 2, 1)
+    first_id: int = 0
 
 
 def _uniform(seed: int, salt: int) -> Column:
@@ -70,7 +72,7 @@ def kinds(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
     bad = _uniform(cfg.seed, 1) < F.lit(cfg.bad_rate)
     which = F.floor(_uniform(cfg.seed, 2) * len(KINDS)).cast("int")
     kind = F.element_at(F.array(*[F.lit(k) for k in KINDS]), which + 1)
-    return (spark.range(0, cfg.events, 1, cfg.files)
+    return (spark.range(cfg.first_id, cfg.first_id + cfg.events, 1, cfg.files)
             .select("id", F.when(bad, kind).alias("kind")))
 
 
@@ -196,6 +198,8 @@ def parser() -> cli.ArgumentParser:
                         help="share of records that are anomalies (default 0.01)")
     parser.add_argument("--seed", type=int, default=42, help="the same seed gives the same files (default 42)")
     parser.add_argument("--start", default="2017-02-01", help="first day, YYYY-MM-DD (default 2017-02-01)")
+    parser.add_argument("--first-id", type=cli.non_negative_int, default=0,
+                        help="row number of the first record: sets that do not overlap share no event_id (default 0)")
     return parser
 
 
@@ -205,12 +209,13 @@ def parse_args(argv: list[str]) -> GenerateConfig:
         raise UsageError(f"--files {args.files} is more than --events {args.events}")
     return GenerateConfig(events=args.events, files=args.files, output=args.output, days=args.days,
                           users=args.users, bad_rate=args.bad_rate, seed=args.seed,
-                          start=cli.parse_date(args.start, "--start"))
+                          start=cli.parse_date(args.start, "--start"), first_id=args.first_id)
 
 
 def run(spark: SparkSession, cfg: GenerateConfig) -> dict:
     names = write(spark, cfg)
     summary = {"job": "generate", "events": cfg.events, "files": len(names), "output": cfg.output,
-               "days": cfg.days, "users": cfg.users, "bad_rate": cfg.bad_rate, "seed": cfg.seed}
+               "days": cfg.days, "users": cfg.users, "bad_rate": cfg.bad_rate, "seed": cfg.seed,
+               "first_id": cfg.first_id}
     print("generate " + " ".join(f"{k}={v}" for k, v in summary.items() if k != "job"))
     return summary
