@@ -107,11 +107,20 @@ def test_a_python_without_spark_leaves_the_check_to_the_driver(tmp_path, monkeyp
     (["--date", "2020-01-01", "--layout", "{yyyy}/{HH}/{MM}/{dd}"], "unknown token {HH} in layout"),
     (["--max-files-per-batch", "2"], "--max-files-per-batch needs --new-files-only"),
     (["--new-files-only", "--max-files-per-batch", "0"], "argument --max-files-per-batch: '0' is not a positive"),
+    (["--dedup-horizon-days", "-1"], "argument --dedup-horizon-days: '-1' is not a whole number of 0 or more"),
 ])
 def test_bad_incremental_arguments(argv, message):
     with pytest.raises(UsageError) as err:
         events.parse_args(["--input", "in", "--warehouse", "wh", *argv], str(CONF_DIR))
     assert str(err.value).startswith(message)
+
+
+def test_the_dedup_horizon_is_off_unless_given_and_reaches_the_events_step_of_a_pipeline():
+    base = ["--input", "in", "--warehouse", "wh"]
+    assert events.parse_args(base, str(CONF_DIR)).dedup_horizon_days is None
+    assert events.parse_args([*base, "--dedup-horizon-days", "0"], str(CONF_DIR)).dedup_horizon_days == 0
+    cfg = pipeline.parse_args([*base, "--dedup-horizon-days", "3", "--conf-dir", str(CONF_DIR)])
+    assert cfg.events.dedup_horizon_days == 3
 
 
 def test_generate_starts_its_rows_at_first_id():

@@ -13,6 +13,8 @@ and, when rejected, one `reason`. Nothing is dropped: every line read is in the 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import reduce
 from typing import Callable
 
@@ -419,6 +421,50 @@ def _same(left: list[Column], right: list[Column]) -> Column:
 def _is_candidate() -> Column:
     """A line that is an event so far: not blank, not a header, no reason to reject it."""
     return F.col("reason").isNull() & ~F.col("is_blank") & ~F.col("is_header")
+
+
+@dataclass(frozen=True)
+class KeyBounds:
+    """The smallest and largest key and event_date of a batch's candidate lines: what a
+    stored event must lie within to share a key with one of them.
+
+    `stored(horizon_days)` is a predicate on the stored events, literal so that Delta
+    skips files by their statistics: the key range is exact (a stored event outside it
+    shares no key with the batch), and prunes the files of a feed whose ids grow with
+    time. A horizon of N days also bounds event_date to the batch's dates widened by N
+    days either side (partition pruning); that is not exact: a stored copy dated further
+    away is not compared, so a line carrying its key is new. Opt-in, documented.
+    """
+    lo: str | None
+    hi: str | None
+    first_date: date | None
+    last_date: date | None
+
+    @classmethod
+    def of(cls, row) -> "KeyBounds":
+        return cls(row["lo"], row["hi"], row["first_date"], row["last_date"])
+
+    def stored(self, horizon_days: int | None = None, key: str = "event_id", qualifier: str = "") -> Column:
+        def col(name: str) -> Column:
+            return F.col(f"{qualifier}.{name}" if qualifier else name)
+
+        if self.lo is None:  # no candidate line: nothing stored can share a key
+            return F.lit(False)
+        within = (col(key) >= F.lit(self.lo)) & (col(key) <= F.lit(self.hi))
+        if horizon_days is not None:
+            within &= col("event_date").between(F.lit(self.first_date - timedelta(days=horizon_days)),
+                                                F.lit(self.last_date + timedelta(days=horizon_days)))
+        return within
+
+
+def key_bounds(df: DataFrame, key: str = "event_id") -> DataFrame:
+    """One row: `lo`/`hi`, the smallest and largest key of the candidate lines, and
+    `first_date`/`last_date`, their event_dates' range (all NULL without candidates).
+    Read it with `KeyBounds.of(...first())`."""
+    return df.where(_is_candidate()).agg(
+        F.min(key).alias("lo"), F.max(key).alias("hi"),
+        F.min("event_date").alias("first_date"), F.max("event_date").alias("last_date"),
+    )
 
 
 def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:

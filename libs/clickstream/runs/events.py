@@ -93,6 +93,7 @@ class EventsConfig:
     allow_unsalted: bool = False
     max_line_bytes: int = event_rules.MAX_LINE_BYTES
     skip_missing_files: bool = False
+    dedup_horizon_days: int | None = None  # None: every stored event of the source (exact)
 
     @property
     def input_layout(self) -> str:
@@ -120,6 +121,10 @@ def parser(conf_dir: str | None = None) -> cli.ArgumentParser:
                              "missing and the batch goes on without it (default: exit 2 naming it)")
     parser.add_argument("--max-reject-rate", type=cli.fraction, default=0.05,
                         help="fail with exit 3, committing no events, above this rejected/records (default: 0.05)")
+    parser.add_argument("--dedup-horizon-days", type=cli.non_negative_int, metavar="N",
+                        help="compare with stored events dated at most N days from the batch's dates only: a "
+                             "run's cost stops growing with the table, but a copy of an older event comes back "
+                             "as new (default: every stored event, exact)")
     parser.add_argument("--max-attempts", type=cli.positive_int, default=5,
                         help="tries per batch when other writers' commits conflict (default: 5)")
     parser.add_argument("--max-line-bytes", type=cli.positive_int, default=event_rules.MAX_LINE_BYTES,
@@ -176,6 +181,7 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> EventsConfig:
         allow_unsalted=args.allow_unsalted,
         max_line_bytes=args.max_line_bytes,
         skip_missing_files=args.skip_missing_files,
+        dedup_horizon_days=args.dedup_horizon_days,
     )
 
 
@@ -250,13 +256,17 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
     version = tables.current_version(spark, events_path)
-    # Dedup is per (source, event_id): only this source's stored events count.
-    existing = tables.read_version(spark, events_path, version).where(F.col("source") == cfg.source)
     # Lines are parsed once and kept; the counts, the rejects and the MERGE read them.
     # Everything that reads them runs before the MERGE: a write to the events table
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
     parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes).persist(PARSED_STORAGE)
+    # Dedup is per (source, event_id): only this source's stored events count, and of
+    # those only the ones within the batch's key range (and horizon, if set), so that
+    # Delta reads only the files whose statistics say they can hold one.
+    bounds = event_rules.KeyBounds.of(parsed.transform(event_rules.key_bounds).first())
+    existing = tables.read_version(spark, events_path, version).where(
+        (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
     keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
     kept: list[DataFrame] = []  # the compared lines, persisted once for the counts, the rejects and the MERGE
@@ -302,7 +312,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
             *[F.lit({"run_id": cfg.run_id, "source": cfg.source}[c]).alias(c) if c in ("run_id", "source")
               else F.col(c) for c in schemas.EVENTS_COLUMNS]
         )
-        batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn)
+        batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn,
+                                                      stored=bounds.stored(cfg.dedup_horizon_days, qualifier="t"))
         inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
         if inserted != batch.events_written:
             raise JobFailed(
@@ -404,6 +415,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
     rep = run_reports.RunReport(
         run_id=cfg.run_id, job="events", source=cfg.source, input=cfg.input, warehouse=warehouse,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), max_reject_rate=cfg.max_reject_rate,
+        dedup_horizon_days=cfg.dedup_horizon_days,
         mode="new_files" if cfg.new_files_only else "days" if cfg.days else "path",
     )
     if cfg.days:

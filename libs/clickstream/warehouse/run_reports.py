@@ -84,6 +84,7 @@ class RunReport(Counts):
     warehouse: str = ""
     started_at: str = ""
     max_reject_rate: float = 0.0
+    dedup_horizon_days: int | None = None  # None: compared with every stored event of the source
     mode: str = "path"
     input_files: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)

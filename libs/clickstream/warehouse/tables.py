@@ -10,6 +10,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
+import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -24,7 +25,7 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 
 from clickstream.config.errors import JobFailed
 from clickstream.config.schemas import REJECTS_COLUMNS
@@ -205,15 +206,20 @@ def commit_tagged(table: DeltaTable, commit_id: str) -> dict | None:
 
 
 def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, metadata: dict,
-                     txn: tuple[str, int] | None = None) -> dict | None:
+                     txn: tuple[str, int] | None = None, stored: Column | None = None) -> dict | None:
     """Insert the events whose (source, event_id) the table lacks, in one MERGE commit tagged with
     `metadata` (which names the run_id); return that commit, or None when Delta
-    skipped it as already committed (see `idempotent`)."""
+    skipped it as already committed (see `idempotent`). `stored`: a predicate on the
+    target (alias `t`) that every stored event sharing a key with `new_events` meets
+    (`KeyBounds.stored`): Delta reads only the files whose statistics allow it."""
     table = DeltaTable.forPath(spark, path)
     # The literal source prunes the other feeds' files (through the file statistics: the
     # table is partitioned by date, and the dedup key spans dates, so no date pruning).
-    condition = f"t.source = {sql_string(metadata['source'])} AND t.source = s.source AND t.event_id = s.event_id" \
-        if metadata.get("source") else "t.source = s.source AND t.event_id = s.event_id"
+    condition = F.expr(
+        f"t.source = {sql_string(metadata['source'])} AND t.source = s.source AND t.event_id = s.event_id"
+        if metadata.get("source") else "t.source = s.source AND t.event_id = s.event_id")
+    if stored is not None:
+        condition &= stored
     with commit_metadata(spark, **metadata), idempotent(spark, txn), one_commit(spark) as commit_id:
         table.alias("t").merge(new_events.alias("s"), condition).whenNotMatchedInsertAll().execute()
     return commit_tagged(table, commit_id)
