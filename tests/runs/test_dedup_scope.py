@@ -29,23 +29,22 @@ def delete_data_files(wh, partition):
 
 def test_stored_files_outside_the_batch_key_range_are_never_read(spark, hipages_profile, tmp_path):
     wh = tmp_path / "wh"
-    run(spark, hipages_profile, write_lines(tmp_path / "in" / "1.json", [L("a1"), L("a2")]), wh, "r1")
-    run(spark, hipages_profile, write_lines(tmp_path / "in" / "2.json", [L("m1", timestamp="03/02/2017 01:00:00")]),
-        wh, "r2")
-    delete_data_files(wh, "event_date=2017-02-02")  # r1's file: keys a1..a2
+    first = [L("a1"), L("a2"), L("m1", timestamp="03/02/2017 01:00:00")]
+    run(spark, hipages_profile, write_lines(tmp_path / "in" / "1.json", first), wh, "r1")
+    delete_data_files(wh, "event_date=2017-02-02")  # the file of keys a1..a2
 
-    # Keys b1..c1 (and the stored m1 among them) on the same date: the a-file is skipped
-    # by its statistics, in the comparison and in the MERGE alike.
-    later = write_lines(tmp_path / "in" / "3.json", [L("b1"), L("c1"), L("m1", timestamp="03/02/2017 01:00:00")])
-    rep = run(spark, hipages_profile, later, wh, "r3")
+    # Keys b1..m1 (m1 stored, in the other file): the a-file is skipped by its
+    # statistics, in the comparison and in the MERGE alike.
+    later = write_lines(tmp_path / "in" / "2.json", [L("b1"), L("c1"), L("m1", timestamp="03/02/2017 01:00:00")])
+    rep = run(spark, hipages_profile, later, wh, "r2")
     assert (rep.records, rep.events_written, rep.duplicates, rep.rejected) == (3, 2, 1, {})
     assert rep.dedup_horizon_days is None
     stored = spark.read.format("delta").load(str(wh / "events")).where("event_date = '2017-02-03'")
-    assert sorted(tuple(r) for r in stored.select("event_id", "run_id").collect()) == [("m1", "r2")]
+    assert sorted(tuple(r) for r in stored.select("event_id", "run_id").collect()) == [("m1", "r1")]
 
     # A key within the a-file's range must be compared with it: that run opens the file.
     with pytest.raises(Exception, match="(?s)FILE_NOT_EXIST|FileNotFound|does not exist"):
-        run(spark, hipages_profile, write_lines(tmp_path / "in" / "4.json", [L("a15")]), wh, "r4")
+        run(spark, hipages_profile, write_lines(tmp_path / "in" / "3.json", [L("a15")]), wh, "r3")
 
 
 def test_a_dedup_horizon_compares_nearby_dates_only_and_lets_an_older_copy_in(spark, hipages_profile, tmp_path):
@@ -56,22 +55,17 @@ def test_a_dedup_horizon_compares_nearby_dates_only_and_lets_an_older_copy_in(sp
     again = [L("e2", timestamp="10/02/2017 10:00:00"), L("e1", action="claim", timestamp="20/02/2017 10:00:00")]
     src = write_lines(tmp_path / "in" / "2.json", again)
 
+    # By default every stored event is compared, whatever its date: the e1 copy conflicts.
+    rep = run(spark, hipages_profile, src, wh, "r2")
+    assert (rep.events_written, rep.duplicates, rep.rejected) == (0, 1, {"conflicting_duplicate": 1})
+
     # With a 2-day horizon the batch sees stored dates 2017-02-08..2017-02-22: e2's copy is
     # a duplicate, e1's stored copy (2017-02-01) is out of sight, so its later copy is new.
-    rep = run(spark, hipages_profile, src, wh, "r2", horizon=2)
+    rep = run(spark, hipages_profile, src, wh, "r3", horizon=2)
     assert (rep.events_written, rep.duplicates, rep.rejected, rep.dedup_horizon_days) == (1, 1, {}, 2)
     assert table_rows(spark, wh, "events", "event_id", "activity", "event_date", "run_id") == [
-        ("e1", "claim", dt.date(2017, 2, 20), "r2"),
+        ("e1", "claim", dt.date(2017, 2, 20), "r3"),
         ("e1", "page_view", dt.date(2017, 2, 1), "r1"),
         ("e2", "page_view", dt.date(2017, 2, 10), "r1"),
     ]
-
-
-def test_without_a_horizon_the_same_copy_is_a_conflicting_duplicate(spark, hipages_profile, tmp_path):
-    wh = tmp_path / "wh"
-    run(spark, hipages_profile, write_lines(tmp_path / "in" / "1.json", [L("e1", timestamp="01/02/2017 10:00:00")]),
-        wh, "r1")
-    later = write_lines(tmp_path / "in" / "2.json", [L("e1", action="claim", timestamp="20/02/2017 10:00:00")])
-    rep = run(spark, hipages_profile, later, wh, "r2")
-    assert (rep.events_written, rep.duplicates, rep.rejected) == (0, 0, {"conflicting_duplicate": 1})
-    assert table_rows(spark, wh, "events", "event_id", "event_date") == [("e1", dt.date(2017, 2, 1))]
+    assert table_rows(spark, wh, "rejects", "reason") == []  # r3 replaced the file's rejects of r2
