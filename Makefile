@@ -86,11 +86,12 @@ $(VENV35)/.installed: setup.py
 #   jobs/*.py        the entry points;  conf/  the profiles and Spark settings
 #   clickstream-*.whl  for pip users (clusters get the zip: workers cannot import a .whl)
 # Our events + hourly_stats against the DuckDB reference in one run (docs/benchmarks.md).
-# make bench (1M events, median of 3) or make bench N=10000000 RUNS=1
+# make bench (1M events, median of 3, also into a table of 10M) or make bench N=10000000 RUNS=1 HISTORY=0
 N ?= 1000000
 RUNS ?= 3
+HISTORY ?= 10000000
 bench: setup check-java
-	$(PY) tools/bench.py --events $(N) --runs $(RUNS)
+	$(PY) tools/bench.py --events $(N) --runs $(RUNS) --history $(HISTORY)
 
 package: setup
 	rm -rf dist/jobs dist/conf dist/*.whl

@@ -1,7 +1,7 @@
 """The benchmark behind `make bench`: our pipeline against Spark's own floor and the
 DuckDB reference, in one run.
 
-    python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH] [--sample FILE]
+    python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH] [--sample FILE] [--history H]
 
 1. Generates the input once per parameters with `./spark-submit.sh generate`, cached
    under build/bench/input-<N>-<K>-<seed>/ (a `_COMPLETE` marker says it is whole).
@@ -10,6 +10,11 @@ DuckDB reference, in one run.
    settings); `./spark-submit.sh pipeline --steps events,hourly_stats` into a fresh
    warehouse, exactly as a user runs it (local mode, conf/spark/local); then the DuckDB
    reference (../shared/bench/duckdb_reference.py).
+   With `--history H`, the same input also goes, each run, into a copy of a warehouse
+   that already holds H other events (generated with their own ids over the 30 days
+   before, ingested once and cached under build/bench/history-wh-<H>/): once with the
+   default exact dedup, once with `--dedup-horizon-days 1`. Against the run into the
+   empty warehouse, that is how a run's cost grows with the table.
 3. The challenge's own sample (../shared/data/hipages/source_event_data.json, when it
    is there) through the floor, `pipeline --steps events,hourly_stats` and
    `--steps events,hourly_stats,sessions`: the fixed cost a daily run pays.
@@ -148,6 +153,44 @@ def step_seconds(wh: Path, run_id: str) -> dict[str, float]:
     return {s["step"]: s["duration_s"] for s in report["steps"]}
 
 
+HISTORY_FIRST_ID = 10**9  # the history's rows: ids of their own, never the new input's
+
+
+def history_warehouse(events: int, files: int, seed: int, work: Path, submit_opts: list[str]) -> Path:
+    """A warehouse holding `events` generated events over the 30 days before the bench
+    input's, ingested by the pipeline once and cached (`_COMPLETE` says it is whole)."""
+    target = work / f"history-wh-{events}"
+    if (target / "_COMPLETE").exists():
+        return target
+    inp = work / f"history-{events}"
+    if not (inp / "_COMPLETE").exists():
+        shutil.rmtree(inp, ignore_errors=True)
+        print(f"bench: generating the {events} events of the history -> {inp}", flush=True)
+        measure(["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
+                 "--output", str(inp), "--days", "30", "--start", "2017-01-02", "--seed", str(seed),
+                 "--first-id", str(HISTORY_FIRST_ID), "--bad-rate", "0.01"], work / f"generate-history-{events}.log")
+        (inp / "_COMPLETE").write_text("")
+    shutil.rmtree(target, ignore_errors=True)
+    print(f"bench: ingesting the history -> {target}", flush=True)
+    measure(pipeline_cmd(inp, target, "history", "events,hourly_stats", submit_opts), work / "history-wh.log")
+    (target / "_COMPLETE").write_text("")
+    return target
+
+
+def into_history(inp: Path, history: Path, work: Path, i: int, submit_opts: list[str]) -> dict:
+    """The run's input into copies of the history warehouse: exact dedup, then a 1-day horizon."""
+    got = {}
+    for name, extra in (("exact", []), ("horizon_1d", ["--dedup-horizon-days", "1"])):
+        wh = work / f"into-history-{name}-{i}"
+        shutil.rmtree(wh, ignore_errors=True)
+        shutil.copytree(history, wh)
+        got[name] = measure(pipeline_cmd(inp, wh, f"bench-{i}", "events,hourly_stats", submit_opts) + extra,
+                            work / f"into-history-{name}-{i}.log")
+        got[name]["steps"] = step_seconds(wh, f"bench-{i}")
+        shutil.rmtree(wh, ignore_errors=True)
+    return got
+
+
 def one_run(inp: Path, work: Path, i: int, duckdb_script: Path, submit_opts: list[str]) -> dict:
     wh, floor_wh, out = work / f"wh-{i}", work / f"floor-{i}", work / f"duckdb-{i}"
     for d in (wh, floor_wh, out):
@@ -180,9 +223,16 @@ def sample_run(sample: Path, work: Path, submit_opts: list[str]) -> dict:
             "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = ()) -> dict:
+def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = (), history: int = 0) -> dict:
     def med(f):
         return round(statistics.median(f(r) for r in runs), 2)
+
+    into = {}
+    if history:
+        for name in ("exact", "horizon_1d"):
+            wall = med(lambda r: r["into_history"][name]["wall_s"])
+            into[name] = {"wall_s": wall, "events_step_s": med(lambda r: r["into_history"][name]["steps"]["events"]),
+                          "ratio_empty": round(wall / med(lambda r: r["pipeline"]["wall_s"]), 2)}
 
     ours = med(lambda r: r["pipeline"]["wall_s"])
     floor = med(lambda r: r["floor"]["wall_s"])
@@ -201,6 +251,7 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
         "events_written": runs[-1]["events_written"],
         "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
         "conf": list(confs),
+        **({"history": {"events": history, **into}} if history else {}),
         "all_runs": runs,
     }
 
@@ -219,6 +270,17 @@ def markdown(results: dict) -> str:
                     f"{r['ratio_floor']}x | {r['duckdb_wall_s']} | {r['ratio']}x | {r['events_per_s']:,} | "
                     f"{r['peak_rss_mb']} ({r['floor_peak_rss_mb']}) | {r['max_files_per_partition']} | "
                     f"{r['measured_at']} | {' '.join(r.get('conf', [])) or '(none)'} |")
+    grown = [(k, results[k]) for k in sorted((k for k in results if k.isdigit()), key=int)
+             if "history" in results[k]]
+    if grown:
+        rows += ["", "| new events | into an empty table s | stored events | into them, exact dedup s | / empty "
+                 "| with --dedup-horizon-days 1 s | / empty | measured |",
+                 "|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for _, r in grown:
+            h = r["history"]
+            rows.append(f"| {r['events']:,} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
+                        f"{h['exact']['ratio_empty']}x | {h['horizon_1d']['wall_s']} | "
+                        f"{h['horizon_1d']['ratio_empty']}x | {r['measured_at']} |")
     sample = results.get("sample")
     if sample:
         rows += ["", "| the challenge's sample | lines | floor s | pipeline events,hourly_stats s | ours / floor "
@@ -259,6 +321,8 @@ def main(argv: list[str]) -> int:
                         help="the challenge's sample file (its row is skipped when the file is absent)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    parser.add_argument("--history", type=int, default=0, metavar="H",
+                        help="also run the input into a warehouse already holding H events (default 0: skip)")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="a Spark setting for our jobs on top of conf/spark/local (repeatable; recorded)")
     args = parser.parse_args(argv)
@@ -270,6 +334,9 @@ def main(argv: list[str]) -> int:
     inp = input_dir(args.events, files, args.seed, args.work)
     input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
     opts = [a for c in args.conf for a in ("--conf", c)]
+    history = None
+    if args.history:
+        history = history_warehouse(args.history, max(4, args.history // 250_000), args.seed, args.work, opts)
     runs = []
     for i in range(args.runs):
         runs.append(one_run(inp, args.work, i, args.duckdb, opts))
@@ -277,6 +344,11 @@ def main(argv: list[str]) -> int:
         print(f"bench: run {i + 1}/{args.runs}: floor {r['floor']['wall_s']}s, pipeline {r['pipeline']['wall_s']}s "
               f"(events {r['steps']['events']}s, hourly_stats {r['steps']['hourly_stats']}s), "
               f"duckdb {r['duckdb']['wall_s']}s", flush=True)
+        if history:
+            r["into_history"] = into_history(inp, history, args.work, i, opts)
+            print(f"bench: run {i + 1}/{args.runs} into {args.history} stored events: exact "
+                  f"{r['into_history']['exact']['wall_s']}s, 1-day horizon "
+                  f"{r['into_history']['horizon_1d']['wall_s']}s", flush=True)
     sample = None
     if args.sample.is_file():
         sample = sample_run(args.sample, args.work, opts)
@@ -284,7 +356,7 @@ def main(argv: list[str]) -> int:
               f"all steps {sample['all_steps_s']}s", flush=True)
     else:
         print(f"bench: no sample at {args.sample}: its row is skipped", flush=True)
-    summary = summarize(args.events, runs, input_mb, args.conf)
+    summary = summarize(args.events, runs, input_mb, args.conf, args.history)
     args.docs.mkdir(parents=True, exist_ok=True)
     write_docs(summary, args.docs, sample)
     print(json.dumps({k: v for k, v in summary.items() if k != "all_runs"}, indent=2))

@@ -43,3 +43,22 @@ def test_docs_table_is_rewritten_in_place(tmp_path):
     assert "| 1,000 | 2.0 | 3 | 15.0 (10.0 + 4.0) | 10.0 | 1.5x | 3.0 | 5.0x | 67 | 1000 (700) | 1 |" in text
     assert "| source_event_data.json | 500 | 20.0 | 30.0 | 1.5x | 35.0 | 800 | now |" in text
     assert "old" not in text and "| 5 |" not in text
+
+
+def test_the_history_row_gives_each_runs_cost_against_the_run_into_an_empty_table(tmp_path):
+    def one(empty, exact, horizon):
+        return {"pipeline": {"wall_s": empty, "peak_rss_mb": 900}, "steps": {"events": 10.0, "hourly_stats": 4.0},
+                "floor": {"wall_s": 10.0, "peak_rss_mb": 700}, "duckdb": {"wall_s": 3.0, "peak_rss_mb": 300},
+                "events_written": 990, "records": 1000, "files": {"partitions": 3, "max": 1, "min": 1},
+                "into_history": {"exact": {"wall_s": exact, "steps": {"events": exact - 5}},
+                                 "horizon_1d": {"wall_s": horizon, "steps": {"events": horizon - 5}}}}
+
+    summary = bench.summarize(1000, [one(20.0, 30.0, 21.0), one(22.0, 26.0, 23.0), one(40.0, 90.0, 40.0)], 2.0,
+                              history=10_000)
+    assert summary["history"] == {
+        "events": 10_000,
+        "exact": {"wall_s": 30.0, "events_step_s": 25.0, "ratio_empty": 1.36},
+        "horizon_1d": {"wall_s": 23.0, "events_step_s": 18.0, "ratio_empty": 1.05},
+    }
+    bench.write_docs(summary, tmp_path)
+    assert "| 1,000 | 22.0 | 10,000 | 30.0 | 1.36x | 23.0 | 1.05x |" in (tmp_path / "benchmarks.md").read_text()
