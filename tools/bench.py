@@ -119,16 +119,23 @@ def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20)}
 
 
-def input_dir(events: int, files: int, seed: int, work: Path) -> Path:
-    """The generated input for these parameters, generated on first use."""
-    target = work / f"input-{events}-{files}-{seed}"
+def default_files(events: int) -> int:
+    """Input files for `events` generated events: one per 250k, at least 4."""
+    return max(4, events // 250_000)
+
+
+def input_dir(events: int, files: int, seed: int, work: Path, name: str | None = None,
+              generate_opts: tuple[str, ...] = ()) -> Path:
+    """The generated input for these parameters (in `work/name`, default
+    input-<N>-<K>-<seed>), generated on first use."""
+    target = work / (name or f"input-{events}-{files}-{seed}")
     if (target / "_COMPLETE").exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
     print(f"bench: generating {events} events in {files} files -> {target}", flush=True)
     measure(["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
-             "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01"],
-            work / f"generate-{events}.log")
+             "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01", *generate_opts],
+            work / f"generate-{target.name}.log")
     (target / "_COMPLETE").write_text("")
     return target
 
@@ -156,20 +163,14 @@ def step_seconds(wh: Path, run_id: str) -> dict[str, float]:
 HISTORY_FIRST_ID = 10**9  # the history's rows: ids of their own, never the new input's
 
 
-def history_warehouse(events: int, files: int, seed: int, work: Path, submit_opts: list[str]) -> Path:
+def history_warehouse(events: int, seed: int, work: Path, submit_opts: list[str]) -> Path:
     """A warehouse holding `events` generated events over the 30 days before the bench
     input's, ingested by the pipeline once and cached (`_COMPLETE` says it is whole)."""
     target = work / f"history-wh-{events}"
     if (target / "_COMPLETE").exists():
         return target
-    inp = work / f"history-{events}"
-    if not (inp / "_COMPLETE").exists():
-        shutil.rmtree(inp, ignore_errors=True)
-        print(f"bench: generating the {events} events of the history -> {inp}", flush=True)
-        measure(["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
-                 "--output", str(inp), "--days", "30", "--start", "2017-01-02", "--seed", str(seed),
-                 "--first-id", str(HISTORY_FIRST_ID), "--bad-rate", "0.01"], work / f"generate-history-{events}.log")
-        (inp / "_COMPLETE").write_text("")
+    inp = input_dir(events, default_files(events), seed, work, name=f"history-{events}",
+                    generate_opts=("--start", "2017-01-02", "--first-id", str(HISTORY_FIRST_ID)))
     shutil.rmtree(target, ignore_errors=True)
     print(f"bench: ingesting the history -> {target}", flush=True)
     measure(pipeline_cmd(inp, target, "history", "events,hourly_stats", submit_opts), work / "history-wh.log")
@@ -227,14 +228,14 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
     def med(f):
         return round(statistics.median(f(r) for r in runs), 2)
 
+    ours = med(lambda r: r["pipeline"]["wall_s"])
     into = {}
     if history:
         for name in ("exact", "horizon_1d"):
             wall = med(lambda r: r["into_history"][name]["wall_s"])
             into[name] = {"wall_s": wall, "events_step_s": med(lambda r: r["into_history"][name]["steps"]["events"]),
-                          "ratio_empty": round(wall / med(lambda r: r["pipeline"]["wall_s"]), 2)}
+                          "ratio_empty": round(wall / ours, 2)}
 
-    ours = med(lambda r: r["pipeline"]["wall_s"])
     floor = med(lambda r: r["floor"]["wall_s"])
     duck = med(lambda r: r["duckdb"]["wall_s"])
     return {
@@ -329,14 +330,14 @@ def main(argv: list[str]) -> int:
     if not args.duckdb.is_file():
         print(f"bench: error: no DuckDB reference at {args.duckdb} (--duckdb PATH)", file=sys.stderr)
         return 2
-    files = args.files or max(4, args.events // 250_000)
+    files = args.files or default_files(args.events)
     args.work.mkdir(parents=True, exist_ok=True)
     inp = input_dir(args.events, files, args.seed, args.work)
     input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
     opts = [a for c in args.conf for a in ("--conf", c)]
     history = None
     if args.history:
-        history = history_warehouse(args.history, max(4, args.history // 250_000), args.seed, args.work, opts)
+        history = history_warehouse(args.history, args.seed, args.work, opts)
     runs = []
     for i in range(args.runs):
         runs.append(one_run(inp, args.work, i, args.duckdb, opts))
