@@ -70,24 +70,22 @@ def date_range(value_from: str | None, value_to: str | None) -> tuple[date | Non
     return date_from, date_to
 
 
-def positive_int(value: str) -> int:
+def _whole_number(value: str, least: int, what: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+        number = least - 1
+    if number < least:
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _whole_number(value, 1, "a positive whole number")
 
 
 def non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 0 or more")
-    return number
+    return _whole_number(value, 0, "a whole number of 0 or more")
 
 
 # CLICKSTREAM_VERBOSE=1 brings back everything the console leaves out by default:
