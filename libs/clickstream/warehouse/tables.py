@@ -214,7 +214,8 @@ def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, meta
     (`KeyBounds.stored`): Delta reads only the files whose statistics allow it."""
     table = DeltaTable.forPath(spark, path)
     # The literal source prunes the other feeds' files (through the file statistics: the
-    # table is partitioned by date, and the dedup key spans dates, so no date pruning).
+    # table is partitioned by date, and the dedup key spans dates, so no date pruning
+    # unless `stored` holds an opted-in horizon).
     condition = F.expr(
         f"t.source = {sql_string(metadata['source'])} AND t.source = s.source AND t.event_id = s.event_id"
         if metadata.get("source") else "t.source = s.source AND t.event_id = s.event_id")
