@@ -65,6 +65,8 @@ def shared_session(s3a: bool = False):
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "1")
+        # VACUUM lists folders with this many tasks (10000 by default: 40 s, as the maintain job knows).
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "1")
         # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         # The serial collector suits one core. Unlike a short spark-submit (SUBMIT_OPTS),
