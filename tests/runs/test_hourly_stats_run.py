@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from urllib.parse import urlsplit
 
+import pyspark.sql.functions as F
 import pytest
 from delta.tables import DeltaTable
 
@@ -31,10 +32,13 @@ def stats_run(spark, wh, run_id="s", **kw):
 
 
 def rows_of(spark, path):
-    """The rows of a stats table of hipages events alone, without `source`."""
+    """The rows of a stats table of hipages events alone, without `source`, and without
+    `user_sketch` once each sketch's estimate is found equal to the exact user_count
+    (HLL is exact for the few users of these hours)."""
     df = spark.read.format("delta").load(str(path))
     assert [r["source"] for r in df.select("source").distinct().collect()] in ([], ["hipages"])
-    return sorted(tuple(r) for r in df.drop("source").collect())
+    assert df.where(F.hll_sketch_estimate("user_sketch") != F.col("user_count")).count() == 0
+    return sorted(tuple(r) for r in df.drop("source", "user_sketch").collect())
 
 
 def independent_hourly_stats(path):
@@ -98,8 +102,9 @@ def test_range_rewrites_only_its_days_and_reruns_are_identical(spark, hipages_pr
     stats_run(spark, wh, "s3", date_from=dt.date(2017, 2, 2), date_to=dt.date(2017, 2, 2))
     assert rows_of(spark, table) == after
     history = DeltaTable.forPath(spark, str(table)).history().orderBy("version").collect()
-    assert [h["operation"] for h in history] == ["WRITE", "WRITE", "WRITE"]
-    assert json.loads(history[1]["userMetadata"]) == {"job": "hourly_stats", "run_id": "s2"}
+    # Created empty with its change data feed, then three recomputes.
+    assert [h["operation"] for h in history] == ["CREATE TABLE", "WRITE", "WRITE", "WRITE"]
+    assert json.loads(history[2]["userMetadata"]) == {"job": "hourly_stats", "run_id": "s2"}
 
 
 def test_a_grain_with_dimensions_gets_its_own_table(spark, hipages_profile, tmp_path):
@@ -164,3 +169,24 @@ def test_csv_renders_null_as_empty_field_and_sorts_nulls_first(spark, tmp_path):
                                "k string, t timestamp")
     out = extracts.write_csv(spark, df, str(tmp_path / "x.csv"))
     assert open(out).read() == "k,t\n,\na,2017-01-02 03:04:05\nb,\n"
+
+
+def test_a_table_without_user_sketch_is_migrated_by_one_full_recompute(spark, hipages_profile, tmp_path):
+    wh = tmp_path / "wh"
+    table = wh / "hourly_stats"
+    ingest(spark, hipages_profile, write_lines(tmp_path / "a.json", [
+        L("e1", user_id="u1", timestamp="01/02/2017 10:00:00"), L("e2", user_id="u2", timestamp="01/02/2017 10:10:00"),
+        L("e3", user_id="u1", timestamp="02/02/2017 10:00:00")]), wh)
+    stats_run(spark, wh, "s1")
+    want = rows_of(spark, table)
+    # As an older version left it: no sketch column, and no change data feed.
+    (spark.read.format("delta").load(str(table)).drop("user_sketch").write.format("delta").mode("overwrite")
+     .option("overwriteSchema", "true").save(str(table)))
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'false')")
+    rep = stats_run(spark, wh, "s2")  # nothing new in events: only the migration recomputes
+    assert (rep["mode"], rep["migrated_columns"], rep["days_recomputed"]) == \
+        ("full", ["user_sketch"], ["2017-02-01", "2017-02-02"])
+    assert rows_of(spark, table) == want  # and every sketch's estimate equals user_count
+    properties = DeltaTable.forPath(spark, str(table)).detail().first()["properties"]
+    assert properties["delta.enableChangeDataFeed"] == "true"
+    assert (stats_run(spark, wh, "s3")["mode"], stats_run(spark, wh, "s4")["migrated_columns"]) == ("up_to_date", [])

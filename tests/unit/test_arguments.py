@@ -154,6 +154,7 @@ def test_dimensions_keep_their_order(value, expected):
     (["--dimensions", "time_bucket"], "bad dimension 'time_bucket' in --dimensions"),  # the table's own columns
     (["--dimensions", "url_level2,activity_count"], "bad dimension 'activity_count' in --dimensions"),
     (["--dimensions", "user_count"], "bad dimension 'user_count' in --dimensions"),
+    (["--dimensions", "user_sketch"], "bad dimension 'user_sketch' in --dimensions"),
     (["--dimensions", "Campaign-ID"], "bad dimension 'Campaign-ID' in --dimensions"),
     (["--source", "a/b"], "bad --source 'a/b'"),
     (["--dimensions", "url_level2,url_level2"], "names a column twice"),

@@ -4,6 +4,8 @@ these, the rules' outputs are tested against them, and docs/tables.md describes 
     events, rejects      the events job (events is partitioned by event_date)
     sessions             the sessions job (partitioned by session_date)
     hourly_stats[_dims]  the hourly_stats job, one schema per grain (partitioned by event_date)
+    daily_stats, weekly_stats, monthly_stats[_dims]
+                         the rollup job (partitioned by period_start)
 """
 from __future__ import annotations
 
@@ -70,5 +72,24 @@ def hourly_stats_schema(dimensions: tuple[str, ...] | list[str] = ()) -> T.Struc
         T.StructField("activity", T.StringType(), False),
         T.StructField("activity_count", T.LongType(), False),
         T.StructField("user_count", T.LongType(), False),
+        # The HLL sketch of the row's distinct user_id (Apache DataSketches' HLL, as
+        # Spark's hll_sketch_agg writes it): NULL only in rows no run has recomputed
+        # since an older version, which a rollup refuses.
+        T.StructField("user_sketch", T.BinaryType(), True),
         T.StructField("event_date", T.DateType(), False),
+    ])
+
+
+def rollup_schema(dimensions: tuple[str, ...] | list[str] = ()) -> T.StructType:
+    """`daily_stats`, `weekly_stats` and `monthly_stats` (`_<dims>`): one row per period
+    and grain (partitioned by period_start, the period's first UTC day)."""
+    return T.StructType([
+        T.StructField("period_start", T.DateType(), False),
+        T.StructField("source", T.StringType(), False),
+        T.StructField("url_level1", T.StringType(), True),
+        *[T.StructField(d, T.StringType(), True) for d in dimensions],
+        T.StructField("activity", T.StringType(), False),
+        T.StructField("activity_count", T.LongType(), False),
+        T.StructField("user_count_estimate", T.LongType(), False),
+        T.StructField("user_sketch", T.BinaryType(), False),
     ])

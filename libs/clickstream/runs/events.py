@@ -433,7 +433,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
     events_path = tables.table_path(warehouse, "events")
     for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
         try:
-            tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.EVENTS_PROPERTIES)
+            tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED)
             tables.migrate_events(spark, events_path, warehouse)
             tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), schemas.REJECTS_SCHEMA,
                                 add_columns=True)  # raw_bytes, for a table from before it

@@ -130,7 +130,7 @@ def unique_key(table: str, columns: list[str]) -> list[str]:
         return ["source", "event_id"]
     if table.startswith("hourly_stats"):
         dims = [c for c in columns if c not in stats_rules.grain() and c not in
-                ("activity_count", "user_count", "event_date")]
+                (*stats_rules.MEASURES, "event_date")]
         return stats_rules.grain(dims)
     return []
 

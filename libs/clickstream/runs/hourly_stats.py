@@ -49,7 +49,8 @@ def parse_dimensions(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     dims = tuple(d.strip() for d in value.split(","))
-    taken = {*schemas.EVENTS_COLUMNS, *schemas.hourly_stats_schema().fieldNames()}  # a property may not shadow these
+    taken = {*schemas.EVENTS_COLUMNS, *schemas.hourly_stats_schema().fieldNames(),  # a property may not shadow these
+             *schemas.rollup_schema().fieldNames()}
     for d in dims:
         if d not in stats_rules.DIMENSIONS and (not PROPERTY_NAME.match(d) or d in taken):
             raise UsageError(f"bad dimension {d!r} in --dimensions: use {', '.join(stats_rules.DIMENSIONS)} "
@@ -121,12 +122,14 @@ class Plan:
     'up_to_date' (nothing). `scope`: the rows of the stats table it rewrites, and of the
     events it reads; `consumed`: the events version the table held before; `days`: the
     changed days of a catch-up; `extract`: what --csv writes when there is nothing to
-    recompute, the rows the last recompute rewrote (None: unknown)."""
+    recompute, the rows the last recompute rewrote (None: unknown); `migrated`: the
+    columns a full recompute adds to a table an older version wrote."""
     mode: str
     scope: Scope
     consumed: int | None = None
     days: tuple[str, ...] = ()
     extract: Scope | None = None
+    migrated: tuple[str, ...] = ()
 
     @property
     def source(self) -> str | None:
@@ -142,9 +145,11 @@ def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, eve
     """Which days to recompute: a forced range; the days changed since the version the
     stats table consumed last; or every day (no table yet, or no usable history)."""
     sources = (cfg.source,) if cfg.source else ()
-    if is_legacy(spark, path):
-        # Written before stats had a `source` column: every source, every day, new schema.
-        return Plan("full", Scope())
+    missing = missing_columns(spark, path, cfg.dimensions)
+    if missing:
+        # Written by an older version (before `source`, or before `user_sketch`): every
+        # source, every day, once, with the new schema (docs/tables.md, "Migrations").
+        return Plan("full", Scope(), migrated=missing)
     if cfg.date_from or cfg.date_to:
         return Plan("range", Scope(first=cfg.date_from, last=cfg.date_to, sources=sources))
     last = consuming_commit(spark, path, cfg.source)
@@ -162,9 +167,13 @@ def plan(spark: SparkSession, cfg: StatsConfig, events_path: str, path: str, eve
     return Plan("full", Scope(sources=sources), consumed)
 
 
-def is_legacy(spark: SparkSession, path: str) -> bool:
-    """A stats table written before the grain had `source`."""
-    return DeltaTable.isDeltaTable(spark, path) and "source" not in DeltaTable.forPath(spark, path).toDF().columns
+def missing_columns(spark: SparkSession, path: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of the grain's schema that an existing stats table lacks (an older
+    version wrote it: before the grain had `source`, or rows had `user_sketch`)."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        return ()
+    have = set(DeltaTable.forPath(spark, path).toDF().columns)
+    return tuple(f.name for f in schemas.hourly_stats_schema(dimensions) if f.name not in have)
 
 
 def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: str, events_version: int,
@@ -186,6 +195,8 @@ def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: st
               .option("partitionOverwriteMode", "static"))
     predicate = todo.scope.sql()
     writer = writer.option("replaceWhere", predicate) if predicate else writer.option("overwriteSchema", "true")
+    # The change data feed that `rollup` catches up from (given to older tables here, once).
+    tables.ensure_table(spark, path, schemas.hourly_stats_schema(cfg.dimensions), ("event_date",), tables.CHANGE_FEED)
     with tables.commit_metadata(spark, **metadata):
         writer.save(path)
     faults.point("stats_committed")
@@ -209,8 +220,8 @@ def write_extract(spark: SparkSession, cfg: StatsConfig, todo: Plan, rows: DataF
     """--csv: `rows` as the challenge's aggregated_web_stats extract. One source's
     extract has the challenge's columns; several sources' keep `source`."""
     if cfg.csv:
-        extracts.write_csv(spark, rows.drop("event_date", "source") if todo.source else rows.drop("event_date"),
-                           cfg.csv)
+        rows = rows.drop("event_date", "user_sketch")
+        extracts.write_csv(spark, rows.drop("source") if todo.source else rows, cfg.csv)
         rep["csv"] = cfg.csv
 
 
@@ -239,7 +250,7 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
         "dimensions": list(cfg.dimensions), "source": todo.source, "events_version": events_version,
-        "consumed_before": todo.consumed, "rows_written": 0, "events_counted": 0, "days_recomputed": [],
+        "consumed_before": todo.consumed, "migrated_columns": list(todo.migrated), "rows_written": 0, "events_counted": 0, "days_recomputed": [],
         "commit": None, "status": "succeeded", "attempts": attempts,
     }
     if todo.recomputes:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pyspark.sql.functions as F
+import pyspark.sql.types as T
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
@@ -14,6 +15,8 @@ TABLES = {
     "rejects": ["source_file", "reason", "raw"],
     "hourly_stats": ["time_bucket", "url_level1", "activity"],
     "sessions": ["session_start", "source", "user_id", "session_id"],
+    **{name: ["period_start", "source", "url_level1", "activity"]
+       for name in ("daily_stats", "weekly_stats", "monthly_stats")},
 }
 
 
@@ -41,7 +44,8 @@ def run(spark: SparkSession, args) -> int:
         df = spark.read.format("delta").load(path)
         version = tables.current_version(spark, path)
         print(f"\n{name}: {df.count()} rows, Delta version {version}, at {path}")
-        df.orderBy(*[F.col(c) for c in TABLES[name]]).show(args.rows, truncate=60)
+        sketches = [f.name for f in df.schema.fields if isinstance(f.dataType, T.BinaryType)]  # bytes, unreadable
+        df.orderBy(*[F.col(c) for c in TABLES[name]]).drop(*sketches).show(args.rows, truncate=60)
     events = fs.join(warehouse, "events")
     local = events[len("file:"):] if events.startswith("file:") else events
     print(f'\nQuery with Spark:  spark.read.format("delta").load("{events}")')

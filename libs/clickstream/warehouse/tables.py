@@ -41,9 +41,10 @@ _REPORTED_METRICS = ("numSourceRows", "numTargetRowsInserted", "numTargetFilesAd
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
-# The events table keeps a change data feed: `hourly_stats` finds the days that
-# changed since its last run in it.
-EVENTS_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
+# The events and hourly tables keep a change data feed: `hourly_stats` and `sessions`
+# find the days that changed since their last run in the events table's, `rollup` in
+# the hourly table's.
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
 
 def table_path(warehouse: str, name: str) -> str:
@@ -307,8 +308,8 @@ def from_changes(spark: SparkSession, path: str, first: int, last: int, source: 
     except (AnalysisException, Py4JJavaError) as err:
         if not change_feed_gone(err):
             raise
-        log.warning("no change data feed for events versions %d..%d (%s): %s", first, last, fs.first_line(err),
-                    instead)
+        log.warning("no change data feed for %s versions %d..%d (%s): %s", path.rstrip("/").rsplit("/", 1)[-1], first, last,
+                    fs.first_line(err), instead)
         return None
 
 
