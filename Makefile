@@ -34,10 +34,11 @@ check-java:
 run: setup check-java
 	rm -rf $(WAREHOUSE)
 	./spark-submit.sh pipeline --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample \
-	  --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
+	  --steps events,hourly_stats,rollup,sessions --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
 	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
 	@echo
 	@echo "Tables:      $(WAREHOUSE)/events  $(WAREHOUSE)/rejects  $(WAREHOUSE)/hourly_stats  $(WAREHOUSE)/sessions"
+	@echo "Rollups:     $(WAREHOUSE)/daily_stats  $(WAREHOUSE)/weekly_stats  $(WAREHOUSE)/monthly_stats"
 	@echo "Run reports: $(WAREHOUSE)/_runs/"
 	@echo "CSV:         $(WAREHOUSE)/exports/user_web_hits.csv  $(WAREHOUSE)/exports/aggregated_web_stats.csv"
 	@echo "Query:       .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('$(WAREHOUSE)/hourly_stats').to_pyarrow_dataset().to_table(use_threads=False))\""

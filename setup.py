@@ -54,6 +54,8 @@ setup(
             "duckdb>=1.1,<2",
             # reads back what `export` published into the tests' PostgreSQL server
             "psycopg[binary]>=3.1,<4",
+            # reads a user sketch as another engine would (docs/analysts.md)
+            "datasketches>=5,<6",
         ],
     },
 )

@@ -9,9 +9,11 @@ import shutil
 import signal
 import time
 
+import pyspark.sql.functions as F
+import pyspark.sql.types as T
 import pytest
 
-from clickstream.runs import export, sessions
+from clickstream.runs import export, rollup, sessions
 from clickstream.config.errors import JobFailed, UsageError
 
 import helpers
@@ -59,7 +61,7 @@ def day_lines(day_index, prefix, users=("u1", "u2", "u3")):
 
 @pytest.fixture(scope="module")
 def base_warehouse(spark, hipages_profile, tmp_path_factory):
-    """Three days of events, their hourly stats (also by url_level2) and sessions."""
+    """Three days of events, their hourly stats (also by url_level2), their weekly rollup and sessions."""
     root = tmp_path_factory.mktemp("export-wh")
     src = helpers.write_lines(root / "in" / "day1-3.json", [line for d in range(3) for line in day_lines(d, f"d{d}")])
     wh = root / "wh"
@@ -67,6 +69,7 @@ def base_warehouse(spark, hipages_profile, tmp_path_factory):
     helpers.run_stats(spark, wh, "st1")
     helpers.run_stats(spark, wh, "st2", dimensions=("url_level2",))
     sessions.run(spark, sessions.SessionsConfig(warehouse=str(wh), run_id="se1"))
+    rollup.run(spark, rollup.RollupConfig(warehouse=str(wh), grain="week", run_id="ro1"))
     return wh
 
 
@@ -83,11 +86,12 @@ def run_export(spark, wh, url, table, target, **kw):
 
 
 def delta_rows(spark, wh, table, where=None):
-    """The Delta table's rows, every value as text, sorted."""
+    """The Delta table's rows, every value as text (bytes as PostgreSQL writes bytea: \\x and hex), sorted."""
     df = spark.read.format("delta").load(str(wh / table))
     df = df.where(where) if where else df
-    return sorted(tuple(None if v is None else str(v) for v in r)
-                  for r in df.select(*[df[c].cast("string") for c in df.columns]).collect())
+    text = [F.concat(F.lit("\\x"), F.lower(F.hex(df[f.name]))) if isinstance(f.dataType, T.BinaryType)
+            else df[f.name].cast("string") for f in df.schema.fields]
+    return sorted(tuple(None if v is None else str(v) for v in r) for r in df.select(*text).collect())
 
 
 def pg_rows(connect, target, columns, where=None):
@@ -356,3 +360,27 @@ def _wait_for_backends_to_end(connect, timeout=60):
                 return
         time.sleep(0.1)
     raise AssertionError("the killed export's database sessions did not end")
+
+
+def test_a_rollup_is_keyed_by_period_and_its_sketch_reads_back_from_bytea(spark, warehouse, db):
+    from datasketches import hll_sketch
+
+    url, connect = db
+    rep = run_export(spark, warehouse, url, "weekly_stats", "weekly", run_id="w1")
+    run_export(spark, warehouse, url, "weekly_stats", "weekly_plain", run_id="w2", sketch=False)
+    columns = columns_of(spark, warehouse, "weekly_stats")
+    assert pg_rows(connect, "weekly", columns) == delta_rows(spark, warehouse, "weekly_stats")
+    assert (rep["mode"], rep["rows_inserted"]) == ("full", 2)  # one week (from Monday 30 January), two activities
+    with connect() as conn:
+        keys = conn.execute("SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+                            "WHERE contype = 'u' AND connamespace = 'public'::regnamespace ORDER BY 1").fetchall()
+        plain = [c for c, in conn.execute("SELECT column_name FROM information_schema.columns "
+                                           "WHERE table_name = 'weekly_plain' ORDER BY ordinal_position")]
+        sketches = conn.execute("SELECT url_level1, activity, user_count_estimate, user_sketch FROM weekly").fetchall()
+    assert keys == [(t, "UNIQUE NULLS NOT DISTINCT (period_start, source, url_level1, activity)")
+                    for t in ("weekly", "weekly_plain")]
+    assert plain == [c for c in columns if c != "user_sketch"]
+    # The bytes in PostgreSQL are Spark's sketch: DataSketches reads the three users of every row.
+    assert sorted((level1, activity, estimate, round(hll_sketch.deserialize(bytes(sketch)).get_estimate()))
+                  for level1, activity, estimate, sketch in sketches) == [
+        ("hipages.com.au", "button_click", 3, 3), ("hipages.com.au", "page_view", 3, 3)]

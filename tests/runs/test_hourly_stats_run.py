@@ -13,7 +13,7 @@ from delta.tables import DeltaTable
 
 from clickstream.warehouse import extracts, tables
 from clickstream.warehouse.scope import Scope
-from clickstream.runs import events, hourly_stats
+from clickstream.runs import events, hourly_stats, rollup
 from clickstream.config.errors import UsageError
 
 from helpers import SHARED_DATA
@@ -183,6 +183,9 @@ def test_a_table_without_user_sketch_is_migrated_by_one_full_recompute(spark, hi
     (spark.read.format("delta").load(str(table)).drop("user_sketch").write.format("delta").mode("overwrite")
      .option("overwriteSchema", "true").save(str(table)))
     spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'false')")
+    with pytest.raises(UsageError, match=r"^hourly_stats at .* has no user_sketch column yet: run the hourly_stats "
+                                         r"job once, which adds it"):
+        rollup.run(spark, rollup.RollupConfig(warehouse=str(wh), grain="day", run_id="d1"))
     rep = stats_run(spark, wh, "s2")  # nothing new in events: only the migration recomputes
     assert (rep["mode"], rep["migrated_columns"], rep["days_recomputed"]) == \
         ("full", ["user_sketch"], ["2017-02-01", "2017-02-02"])

@@ -12,7 +12,7 @@ import pytest
 from clickstream.config import cli
 from clickstream.deploy import emr
 from clickstream.rules import hourly_stats as stats_rules
-from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, sessions, show
+from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, rollup, sessions, show
 from clickstream.config.errors import UsageError
 
 from helpers import CONF_DIR, ROOT
@@ -20,7 +20,8 @@ from helpers import CONF_DIR, ROOT
 
 D = dt.date
 JOBS = {"events": events, "hourly_stats": hourly_stats, "sessions": sessions, "export": export,
-        "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr, "pipeline": pipeline}
+        "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr, "pipeline": pipeline,
+        "rollup": rollup}
 
 
 def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
@@ -48,6 +49,13 @@ def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
      "sessions: error: --conversion must be a non-empty regular expression"),
     (["export", "--warehouse", "w", "--table", "t", "--jdbc-url", "jdbc:mysql://h/d", "--target", "t"],
      "export: error: bad --jdbc-url 'jdbc:mysql://h/d'"),
+    (["rollup", "--warehouse", "w"], "rollup: error: the following arguments are required: --grain"),
+    (["rollup", "--warehouse", "w", "--grain", "year"], "rollup: error: argument --grain: invalid choice: 'year'"),
+    (["rollup", "--warehouse", "w", "--grain", "week", "--from", "2017-02-02", "--to", "2017-02-01"],
+     "rollup: error: --from 2017-02-02 is after --to 2017-02-01"),
+    (["rollup", "--warehouse", "w", "--grain", "day", "--dimensions", "period_start"],
+     "rollup: error: bad dimension 'period_start' in --dimensions"),
+    (["rollup", "--warehouse", "w", "--grain", "day", "--source", "a b"], "rollup: error: bad --source 'a b'"),
     (["show", "--warehouse", "w", "--table", "nope"], "show: error: argument --table: invalid choice: 'nope'"),
     (["emr-steps", "--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--date", "2026-13-01"],
      "emr-steps: error: bad --date '2026-13-01': use YYYY-MM-DD"),
@@ -241,14 +249,23 @@ def test_the_pipeline_gives_each_step_what_its_own_job_would_get():
     assert cfg.sessions == sessions.parse_args(["--warehouse", "wh", "--source", "app_events", "--gap-minutes", "45",
                                                 "--run-id", "day1-sessions"])
     only = pipeline.parse_args(["--warehouse", "wh", "--steps", "sessions,hourly_stats"])
-    assert (only.steps, only.events) == (("hourly_stats", "sessions"), None)  # always in the pipeline's order
+    assert (only.steps, only.events, only.rollups) == (("hourly_stats", "sessions"), None, ())  # the pipeline's order
+    rolled = pipeline.parse_args(["--warehouse", "wh", "--steps", "rollup,hourly_stats", "--stats-dimensions",
+                                  "url_level2", "--rollup-grains", "month,week", "--run-id", "day1"])
+    assert rolled.steps == ("hourly_stats", "rollup")
+    assert rolled.rollups == tuple(rollup.parse_args(["--warehouse", "wh", "--grain", grain, "--source", "hipages",
+                                                      "--dimensions", "url_level2", "--run-id", f"day1-rollup-{grain}"])
+                                   for grain in ("week", "month"))
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--warehouse", "wh"], "pipeline: error: the following arguments are required: --input (see pipeline --help "
                             "and events --help)"),
     (["--warehouse", "wh", "--input", "in", "--steps", "events,stats"],
-     "pipeline: error: bad --steps 'events,stats': use a comma-separated list of events, hourly_stats, sessions"),
+     "pipeline: error: bad --steps 'events,stats': use a comma-separated list of events, hourly_stats, rollup, "
+     "sessions"),
+    (["--warehouse", "wh", "--input", "in", "--steps", "events,rollup", "--rollup-grains", "day,year"],
+     "pipeline: error: bad --rollup-grains 'day,year': use a comma-separated list of day, week, month"),
     (["--warehouse", "wh", "--input", "in", "--steps", "hourly_stats"],
      "pipeline: error: --input in: options of the events step, which --steps leaves out"),
     (["--warehouse", "wh", "--input", "in", "--bogus", "1"],

@@ -36,8 +36,15 @@ def test_types_keys_and_ddl_per_dialect():
         'CREATE TABLE "s"."t" ("d" date NOT NULL, "m" varchar(65535), "n" bigint, "t" timestamp, '
         'CONSTRAINT "t_key" UNIQUE ("n"))')
     assert export.unique_key("hourly_stats_url_level2", ["time_bucket", "source", "url_level1", "url_level2",
-                                                         "activity", "activity_count", "user_count", "event_date"]) \
+                                                         "activity", "activity_count", "user_count", "user_sketch",
+                                                         "event_date"]) \
         == ["time_bucket", "source", "url_level1", "url_level2", "activity"]
+    assert export.unique_key("monthly_stats_campaign_id", [
+        "period_start", "source", "url_level1", "campaign_id", "activity", "activity_count", "user_count_estimate",
+        "user_sketch"]) == ["period_start", "source", "url_level1", "campaign_id", "activity"]
+    assert export.date_column(["period_start", "source"], "daily_stats") == "period_start"
+    argv = ["--warehouse", "w", "--table", "daily_stats", "--jdbc-url", "jdbc:postgresql://h/d", "--target", "t"]
+    assert (export.parse_args(argv).sketch, export.parse_args([*argv, "--no-sketch"]).sketch) == (True, False)
     cfg = export.parse_args(["--warehouse", "w", "--table", "hourly_stats", "--jdbc-url", "jdbc:postgresql://h/d",
                              "--target", "t", "--source", "a.b"])
     assert jdbc.where(export.scope_of("event_date", "changed", ["2017-02-03"], cfg)) == \

@@ -36,6 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults
 from clickstream.rules import hourly_stats as stats_rules
+from clickstream.rules import rollup as rollup_rules
 from clickstream.warehouse import fs, jdbc, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
@@ -44,7 +45,9 @@ from clickstream.config.profiles import SOURCE_NAME
 log = logging.getLogger("clickstream.export")
 
 PASSWORD_VARIABLES = ("CLICKSTREAM_JDBC_PASSWORD", "PGPASSWORD")
-DATE_COLUMNS = ("session_date", "event_date")
+DATE_COLUMNS = ("session_date", "event_date", "period_start")
+# The stats tables' HLL sketches (binary): published as bytea / VARBYTE, or left out with --no-sketch.
+SKETCH_COLUMNS = ("user_sketch",)
 STAGE_MARK = "__stage_"
 DEFAULT_WRITERS = 4
 BATCH_ROWS = 10000
@@ -69,6 +72,7 @@ class ExportConfig:
     source: str | None = None
     writers: int = DEFAULT_WRITERS
     run_id: str = ""
+    sketch: bool = True
 
 
 def parser() -> cli.ArgumentParser:
@@ -76,7 +80,8 @@ def parser() -> cli.ArgumentParser:
     parser = cli.ArgumentParser(prog="export", description="Publish a warehouse table into PostgreSQL or Redshift.")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--table", required=True,
-                        help="hourly_stats, hourly_stats_<dims>, sessions or events")
+                        help="hourly_stats, hourly_stats_<dims>, daily_stats, weekly_stats, monthly_stats "
+                             "(_<dims>), sessions or events")
     parser.add_argument("--jdbc-url", required=True,
                         help="jdbc:postgresql://HOST:PORT/DB or jdbc:redshift://HOST:PORT/DB "
                              "(the password comes from CLICKSTREAM_JDBC_PASSWORD or PGPASSWORD)")
@@ -87,6 +92,8 @@ def parser() -> cli.ArgumentParser:
     parser.add_argument("--source", help="publish only this source's rows (and replace only those)")
     parser.add_argument("--writers", type=cli.positive_int, default=DEFAULT_WRITERS,
                         help=f"parallel JDBC connections writing the staging table (default: {DEFAULT_WRITERS})")
+    parser.add_argument("--no-sketch", action="store_true",
+                        help="leave the user_sketch column out (default: published as bytea, VARBYTE on Redshift)")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     return parser
 
@@ -102,7 +109,7 @@ def parse_args(argv: list[str]) -> ExportConfig:
     jdbc.parse_target(args.target)
     return ExportConfig(warehouse=args.warehouse, table=args.table, jdbc_url=args.jdbc_url, target=args.target,
                         user=args.user, date_from=date_from, date_to=date_to, source=args.source,
-                        writers=args.writers, run_id=cli.run_id(args.run_id))
+                        writers=args.writers, run_id=cli.run_id(args.run_id), sketch=not args.no_sketch)
 
 
 def password() -> str | None:
@@ -119,11 +126,12 @@ def date_column(columns: list[str], table: str) -> str:
         if name in columns:
             return name
     raise UsageError(f"table {table} has no {' or '.join(DATE_COLUMNS)} column: export publishes "
-                     "hourly_stats[_<dims>], sessions and events")
+                     "hourly_stats, daily_stats, weekly_stats, monthly_stats (_<dims>), sessions and events")
 
 
 def unique_key(table: str, columns: list[str]) -> list[str]:
-    """The target's unique key: a stats table's grain, a session's id, an event's (source, event_id)."""
+    """The target's unique key: a stats table's grain (a rollup's with its period_start),
+    a session's id, an event's (source, event_id)."""
     if table == "sessions":
         return ["session_id"]
     if table == "events":
@@ -132,6 +140,8 @@ def unique_key(table: str, columns: list[str]) -> list[str]:
         dims = [c for c in columns if c not in stats_rules.grain() and c not in
                 (*stats_rules.MEASURES, "event_date")]
         return stats_rules.grain(dims)
+    if table.startswith(tuple(rollup_rules.TABLES.values())):
+        return [c for c in columns if c not in rollup_rules.MEASURES]
     return []
 
 
@@ -219,7 +229,8 @@ def incompatibility(existing: dict[str, str], wanted: dict[str, jdbc.ColumnType]
     """One line naming the first column that does not fit, or None."""
     for name, col in wanted.items():
         if name not in existing:
-            return f"has no column {name} ({col.target})"
+            hint = ": add it (ALTER TABLE ... ADD COLUMN), or export with --no-sketch" if name in SKETCH_COLUMNS else ""
+            return f"has no column {name} ({col.target}){hint}"
         if existing[name] not in col.accepts:
             return f"column {name} is {existing[name]}, the export needs {col.target}"
     return None
@@ -300,6 +311,8 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
         raise UsageError(f"no Delta table {cfg.table} in {warehouse}")
     version = tables.current_version(spark, path)
     rows = tables.read_version(spark, path, version)
+    if not cfg.sketch:
+        rows = rows.drop(*SKETCH_COLUMNS)
     check_columns(rows.columns, cfg.table)
     column = date_column(rows.columns, cfg.table)
     if cfg.source and "source" not in rows.columns:

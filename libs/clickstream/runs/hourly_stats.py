@@ -87,12 +87,14 @@ def parse_args(argv: list[str]) -> StatsConfig:
                        source=args.source)
 
 
-def consuming_commit(spark: SparkSession, path: str, source: str | None = None) -> dict | None:
-    """The userMetadata of the newest commit that brought the stats table up to an
-    events version (`events_version`), for every source or, with `source`, for that
-    one (a commit of every source counts for it too); or None."""
+def consuming_commit(spark: SparkSession, path: str, source: str | None = None,
+                     key: str = "events_version") -> dict | None:
+    """The userMetadata of the newest commit that brought the table up to a version of
+    the table it reads (`key`: `events_version`; `hourly_version` for a rollup), for
+    every source or, with `source`, for that one (a commit of every source counts for
+    it too); or None."""
     for meta in tables.metadata_newest_first(spark, path):
-        if isinstance(meta.get("events_version"), int) and meta.get("source") in (None, source):
+        if isinstance(meta.get(key), int) and meta.get("source") in (None, source):
             return meta
     return None
 

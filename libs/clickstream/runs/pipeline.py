@@ -1,4 +1,4 @@
-"""The `pipeline` job: events, then hourly_stats, then sessions, in one application.
+"""The `pipeline` job: events, then hourly_stats (and, when asked, rollup), then sessions, in one application.
 
 One JVM start, one package resolution and one warm-up instead of one per job. Each
 step commits and reports exactly as its own job does (`_runs/<run_id>-<step>.json`);
@@ -8,14 +8,17 @@ run exits with that step's own exit code.
 The options are those of `events`, which the events step reads (the input, the days or
 --new-files-only, --source, ...), plus:
 
-    --steps events,hourly_stats,sessions   which steps, always run in that order
-    --stats-dimensions D                   hourly_stats --dimensions
+    --steps events,hourly_stats,sessions   which steps, always run in that order; `rollup`
+                                           (not run by default) rolls hourly_stats up after it
+    --stats-dimensions D                   hourly_stats --dimensions (and the rollups')
+    --rollup-grains day,week,month         the rollup step's grains (default: all three)
     --sessions-gap-minutes N               sessions --gap-minutes
     --sessions-conversion REGEX            sessions --conversion
     --csv DIR                              DIR/user_web_hits.csv and DIR/aggregated_web_stats.csv
-    --run-id R                             the steps' reports are R-events, R-hourly_stats, R-sessions
+    --run-id R                             the steps' reports are R-events, R-hourly_stats,
+                                           R-rollup-<grain>, R-sessions
 
-hourly_stats and sessions run in their incremental catch-up mode, for --source's feed.
+hourly_stats, rollup and sessions run in their incremental catch-up mode, for --source's feed.
 Each step's options are checked by that step's own parser before Spark starts.
 """
 from __future__ import annotations
@@ -28,10 +31,11 @@ from pyspark.sql import SparkSession
 
 from clickstream.config import cli
 from clickstream.config.errors import UsageError
-from clickstream.runs import events, hourly_stats, sessions
+from clickstream.rules import rollup as rollup_rules
+from clickstream.runs import events, hourly_stats, rollup, sessions
 from clickstream.warehouse import fs
 
-STEPS = ("events", "hourly_stats", "sessions")
+STEPS = ("events", "hourly_stats", "rollup", "sessions")
 DEFAULT_STEPS = "events,hourly_stats,sessions"
 
 
@@ -42,6 +46,7 @@ class PipelineConfig:
     steps: tuple[str, ...]
     events: events.EventsConfig | None = None
     hourly_stats: hourly_stats.StatsConfig | None = None
+    rollups: tuple[rollup.RollupConfig, ...] = ()
     sessions: sessions.SessionsConfig | None = None
 
 
@@ -49,13 +54,16 @@ def parser() -> cli.ArgumentParser:
     """The pipeline's own options; every other option goes to the events step (see
     `events --help`). The README's "Command line" synopsis shows both."""
     parser = cli.ArgumentParser(
-        prog="pipeline", description="Run events, hourly_stats and sessions in one application.",
+        prog="pipeline", description="Run events, hourly_stats, rollup and sessions in one application.",
         epilog="Every other option is the events step's: ./spark-submit.sh events --help")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--source", default="hipages", help="source profile in conf/sources/ (default: hipages)")
     parser.add_argument("--steps", default=DEFAULT_STEPS,
-                        help=f"comma-separated, run in this order: {', '.join(STEPS)} (default: all)")
-    parser.add_argument("--stats-dimensions", help="the hourly_stats step's --dimensions")
+                        help=f"comma-separated, run in this order: {', '.join(STEPS)} "
+                             f"(default: {DEFAULT_STEPS})")
+    parser.add_argument("--stats-dimensions", help="the hourly_stats (and rollup) step's --dimensions")
+    parser.add_argument("--rollup-grains", default=",".join(rollup_rules.GRAINS),
+                        help="the rollup step's grains, comma-separated (default: day,week,month)")
     parser.add_argument("--sessions-gap-minutes", help="the sessions step's --gap-minutes")
     parser.add_argument("--sessions-conversion", help="the sessions step's --conversion")
     parser.add_argument("--csv", help="write user_web_hits.csv and aggregated_web_stats.csv into this directory")
@@ -108,13 +116,21 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> PipelineConfig:
         *_option("--dimensions", args.stats_dimensions), *_option("--csv", csv.get("aggregated_web_stats"))],
         {"--dimensions": "--stats-dimensions", "(see hourly_stats --help)": "(see pipeline --help)"}) \
         if "hourly_stats" in steps else None
+    grains = [g.strip() for g in args.rollup_grains.split(",") if g.strip()]
+    if not grains or set(grains) - set(rollup_rules.GRAINS):
+        raise UsageError(f"bad --rollup-grains {args.rollup_grains!r}: use a comma-separated list of "
+                         f"{', '.join(rollup_rules.GRAINS)}")
+    cfg_rollups = tuple(_step(rollup.parse_args, [
+        *common, "--grain", grain, "--source", args.source, "--run-id", f"{run_id}-rollup-{grain}",
+        *_option("--dimensions", args.stats_dimensions)], {"--dimensions": "--stats-dimensions"})
+        for grain in rollup_rules.GRAINS if grain in grains) if "rollup" in steps else ()
     cfg_sessions = _step(sessions.parse_args, [
         *common, "--source", args.source, "--run-id", f"{run_id}-sessions", *conf,
         *_option("--gap-minutes", args.sessions_gap_minutes), *_option("--conversion", args.sessions_conversion)],
         {"--gap-minutes": "--sessions-gap-minutes", "--conversion": "--sessions-conversion",
          "(see sessions --help)": "(see pipeline --help)"}) if "sessions" in steps else None
     return PipelineConfig(run_id=run_id, warehouse=args.warehouse, steps=steps, events=cfg_events,
-                          hourly_stats=cfg_stats, sessions=cfg_sessions)
+                          hourly_stats=cfg_stats, rollups=cfg_rollups, sessions=cfg_sessions)
 
 
 def run(spark: SparkSession, cfg: PipelineConfig) -> int:
@@ -125,16 +141,18 @@ def run(spark: SparkSession, cfg: PipelineConfig) -> int:
     rep = {"run_id": cfg.run_id, "job": "pipeline", "steps": [], "status": "succeeded",
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     code = cli.EXIT_OK
-    for step in cfg.steps:
+    # The rollup step is one run per grain, each listed on its own.
+    runs = [(step, grain) for step in cfg.steps for grain in (cfg.rollups if step == "rollup" else [None])]
+    for step, grain in runs:
         step_started = time.time()
         if step == "events":
             result = events.run(spark, cfg.events)
             code, status, step_run_id = result.exit_code, result.status, result.run_id
-        elif step == "hourly_stats":
-            result = hourly_stats.run(spark, cfg.hourly_stats)
-            status, step_run_id = result["status"], result["run_id"]
         else:
-            result = sessions.run(spark, cfg.sessions)
+            run_step = {"hourly_stats": lambda: hourly_stats.run(spark, cfg.hourly_stats),
+                        "rollup": lambda: rollup.run(spark, grain),
+                        "sessions": lambda: sessions.run(spark, cfg.sessions)}[step]
+            result = run_step()
             status, step_run_id = result["status"], result["run_id"]
         rep["steps"].append({"step": step, "run_id": step_run_id, "status": status,
                              "duration_s": round(time.time() - step_started, 3)})
