@@ -12,7 +12,7 @@ from delta.tables import DeltaTable
 
 from clickstream.config.errors import JobFailed
 from clickstream.rules.rollup import GRAINS
-from clickstream.runs import hourly_stats, rollup
+from clickstream.runs import rollup
 from clickstream.warehouse import tables
 
 from helpers import hipages_line as L

@@ -74,14 +74,21 @@ def parser() -> cli.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str]) -> StatsConfig:
-    args = parser().parse_args(argv)
+def days_and_source(args) -> tuple[dt.date | None, dt.date | None]:
+    """--from and --to (either may be open, in order), once --source is found a
+    well-formed feed name: the checks of hourly_stats and rollup."""
     date_from = cli.parse_date(args.date_from) if args.date_from else None
     date_to = cli.parse_date(args.date_to) if args.date_to else None
     if date_from and date_to and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}")
     if args.source is not None and not SOURCE_NAME.match(args.source):
         raise UsageError(f"bad --source {args.source!r}: use letters, digits, '_', '.' or '-'")
+    return date_from, date_to
+
+
+def parse_args(argv: list[str]) -> StatsConfig:
+    args = parser().parse_args(argv)
+    date_from, date_to = days_and_source(args)
     return StatsConfig(warehouse=args.warehouse, date_from=date_from, date_to=date_to,
                        dimensions=parse_dimensions(args.dimensions), csv=args.csv, run_id=cli.run_id(args.run_id),
                        source=args.source)

@@ -27,10 +27,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
 from clickstream.config.errors import JobFailed, UsageError
-from clickstream.config.profiles import SOURCE_NAME
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.rules import rollup as rollup_rules
-from clickstream.runs.hourly_stats import consuming_commit, parse_dimensions
+from clickstream.runs.hourly_stats import consuming_commit, days_and_source, parse_dimensions
 from clickstream.warehouse import fs, tables
 from clickstream.warehouse.scope import Scope
 
@@ -66,12 +65,7 @@ def parser() -> cli.ArgumentParser:
 
 def parse_args(argv: list[str]) -> RollupConfig:
     args = parser().parse_args(argv)
-    date_from = cli.parse_date(args.date_from) if args.date_from else None
-    date_to = cli.parse_date(args.date_to) if args.date_to else None
-    if date_from and date_to and date_from > date_to:
-        raise UsageError(f"--from {date_from} is after --to {date_to}")
-    if args.source is not None and not SOURCE_NAME.match(args.source):
-        raise UsageError(f"bad --source {args.source!r}: use letters, digits, '_', '.' or '-'")
+    date_from, date_to = days_and_source(args)
     return RollupConfig(warehouse=args.warehouse, grain=args.grain, dimensions=parse_dimensions(args.dimensions),
                         date_from=date_from, date_to=date_to, source=args.source, run_id=cli.run_id(args.run_id))
 
