@@ -51,14 +51,27 @@ def runs(spark, hipages_profile, tmp_path_factory):
     subprocess.run(["chmod", "-R", "a-w", str(readonly)], check=True)
     refused = start("events", "--input", str(a), "--warehouse", str(readonly), "--run-id", "ro",
                     "--max-reject-rate", "0.5", prefix=UNPRIVILEGED)
-    ok = start("events", "--input", str(a), "--warehouse", str(base / "wh"), "--run-id", "a", "--max-reject-rate", "0.5")
+    ok = start(*hive(base), "events", "--input", str(a), "--warehouse", str(base / "wh"), "--run-id", "a",
+               "--max-reject-rate", "0.5")
     (base / "event-log").mkdir()
     salted = start("--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir=file:{base}/event-log",
                    "--conf", "spark.eventLog.compress=false",  # plain text, so that a search would find the salt
                    "events", "--source", "app_events", "--input", str(ROOT / "data" / "feeds" / "app_events"),
                    "--warehouse", str(base / "wh-pii"), "--run-id", "pii", "--max-reject-rate", "0.9",
                    env={"CLICKSTREAM_PII_SALT": SALT})
-    return base, {"a": finish(ok), "ro": finish(refused), "pii": finish(salted), "before": before}
+    procs = {"a": finish(ok), "ro": finish(refused), "pii": finish(salted), "before": before}
+    # A second application on the same metastore: the names the first registered are there.
+    procs["register"] = finish(start(*hive(base), "maintain", "--warehouse", str(base / "wh"), "--no-optimize",
+                                     "--no-vacuum", "--register", "cli", "--run-id", "reg"))
+    return base, procs
+
+
+def hive(base) -> list[str]:
+    """Spark's own Hive metastore (embedded Derby) in `base`, and the database the jobs register their tables in."""
+    return ["--conf", "spark.sql.catalogImplementation=hive",
+            "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={base}/metastore_db;"
+                      "create=true",
+            "--conf", f"spark.sql.warehouse.dir={base}/spark-warehouse", "--conf", "spark.clickstream.catalog.database=cli"]
 
 
 def test_a_run_exits_0_with_one_summary_line_and_its_report(spark, runs):
@@ -72,6 +85,13 @@ def test_a_run_exits_0_with_one_summary_line_and_its_report(spark, runs):
     assert report["partitions_written"] == ["2017-02-02", "2017-02-03"]
     assert table_rows(spark, base / "wh", "events", "event_id", "run_id") == [("a1", "a"), ("a2", "a")]
     assert "Traceback" not in procs["a"].stdout + procs["a"].stderr
+    # Its tables by name in the Hive metastore, which the next application finds there.
+    assert report["catalog"] == {"database": "cli", "registered": ["events", "rejects"], "present": []}
+    assert "catalog: registered cli.events, cli.rejects" in procs["a"].stdout
+    assert procs["register"].returncode == 0, procs["register"].stderr[-3000:]
+    assert read_report(base / "wh", "reg")["catalog"] == {"database": "cli", "registered": [],
+                                                          "present": ["events", "rejects"]}
+    assert (base / "metastore_db").is_dir()
 
 
 def test_a_warehouse_the_job_may_not_write_is_one_line_exit_1_and_no_commit(spark, runs):

@@ -16,7 +16,7 @@ MODULES = [
     "rules/__init__", "rules/columns", "rules/events", "rules/hourly_stats", "rules/rollup", "rules/sessions",
     "runs/__init__", "runs/events", "runs/export", "runs/generate", "runs/hourly_stats", "runs/maintain",
     "runs/pipeline", "runs/rollup", "runs/sessions", "runs/show",
-    "warehouse/__init__", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/ingested",
+    "warehouse/__init__", "warehouse/catalog", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/ingested",
     "warehouse/inputs", "warehouse/jdbc", "warehouse/run_reports", "warehouse/scope", "warehouse/tables",
 ]
 

@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import events as event_rules
-from clickstream.warehouse import extracts, fs, incremental, ingested, inputs, run_reports, tables
+from clickstream.warehouse import catalog, extracts, fs, incremental, ingested, inputs, run_reports, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import Profile, load_profile, validate_layout
@@ -412,6 +412,7 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
 def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
     started = time.time()
     warehouse = fs.qualify(spark, cfg.warehouse)
+    catalog.database(spark)  # a bad name is refused before anything is read
     rep = run_reports.RunReport(
         run_id=cfg.run_id, job="events", source=cfg.source, input=cfg.input, warehouse=warehouse,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), max_reject_rate=cfg.max_reject_rate,
@@ -467,6 +468,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
                   rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
         rep.csv = extracts.write_csv(spark, input_events(spark, events_path, rep), cfg.csv)
+    rep.catalog = catalog.register(spark, warehouse, ["events", "rejects"])
     rep.duration_s = round(time.time() - started, 3)
     run_reports.write(spark, warehouse, rep)
     print(rep.summary_line(), flush=True)

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import hourly_stats as stats_rules
-from clickstream.warehouse import extracts, fs, tables
+from clickstream.warehouse import catalog, extracts, fs, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import PROPERTY_NAME, SOURCE_NAME
@@ -237,6 +237,7 @@ def write_extract(spark: SparkSession, cfg: StatsConfig, todo: Plan, rows: DataF
 def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     started = time.time()
     warehouse = fs.qualify(spark, cfg.warehouse)
+    catalog.database(spark)  # a bad name is refused before anything is read
     events_path = tables.table_path(warehouse, "events")
     if not DeltaTable.isDeltaTable(spark, events_path):
         raise UsageError(f"no events table at {events_path}: run the events job first")
@@ -269,6 +270,7 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     elif cfg.csv:
         log.warning("nothing to recompute, and the commit that consumed events version %s does not say which "
                     "rows it rewrote (it predates that record): %s is left as it is", events_version, cfg.csv)
+    rep["catalog"] = catalog.register(spark, warehouse, [name])
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print(

@@ -22,7 +22,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from clickstream.config import cli
-from clickstream.warehouse import fs, tables
+from clickstream.warehouse import catalog, fs, tables
 from clickstream.config.errors import UsageError
 
 DEFAULT_RETAIN_HOURS = 168  # Delta's default (delta.deletedFileRetentionDuration = 7 days)
@@ -42,6 +42,7 @@ class MaintainConfig:
     retain_hours: int = DEFAULT_RETAIN_HOURS
     run_id: str = ""
     manifest: bool = False
+    register: str | None = None
 
 
 def parser() -> cli.ArgumentParser:
@@ -56,6 +57,9 @@ def parser() -> cli.ArgumentParser:
     parser.add_argument("--no-vacuum", action="store_true", help="skip VACUUM")
     parser.add_argument("--manifest", action="store_true",
                         help="also write each table's symlink manifest (Redshift Spectrum, Athena), after VACUUM")
+    parser.add_argument("--register", metavar="DATABASE",
+                        help="also register each table by name in this catalog database (a Hive metastore, or "
+                             "Glue on EMR): CREATE TABLE IF NOT EXISTS DATABASE.<table> USING DELTA LOCATION ...")
     parser.add_argument("--run-id", help="id of this run (default: UTC time plus random suffix)")
     return parser
 
@@ -65,14 +69,16 @@ def parse_args(argv: list[str]) -> MaintainConfig:
     if args.retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(f"--retain-hours {args.retain_hours} is below {MIN_RETAIN_HOURS}: a run or query "
                          "still reading older files would fail")
-    if args.no_optimize and args.no_vacuum and not args.manifest:
+    if args.register is not None and not catalog.NAME.match(args.register):
+        raise UsageError(f"bad --register {args.register!r}: use lower-case letters, digits and '_'")
+    if args.no_optimize and args.no_vacuum and not args.manifest and not args.register:
         raise UsageError("--no-optimize and --no-vacuum together leave nothing to do")
     names = tuple(n.strip() for n in args.tables.split(",")) if args.tables else ()
     if any(not n or n.startswith(("_", ".")) or "/" in n for n in names):
         raise UsageError(f"bad --tables {args.tables!r}: use table names such as events,rejects")
     return MaintainConfig(warehouse=args.warehouse, tables=names, optimize=not args.no_optimize,
                           vacuum=not args.no_vacuum, retain_hours=args.retain_hours, run_id=cli.run_id(args.run_id),
-                          manifest=args.manifest)
+                          manifest=args.manifest, register=args.register)
 
 
 def warehouse_tables(spark: SparkSession, warehouse: str) -> list[str]:
@@ -120,6 +126,8 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
     finally:
         spark.conf.unset(_RETENTION_CHECK)
         spark.conf.set(_LISTING_PARALLELISM, listing)
+    if cfg.register:
+        rep["catalog"] = catalog.register(spark, warehouse, list(cfg.tables or found), cfg.register)
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     return rep

@@ -30,7 +30,7 @@ from clickstream.config.errors import JobFailed, UsageError
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.rules import rollup as rollup_rules
 from clickstream.runs.hourly_stats import consuming_commit, days_and_source, parse_dimensions
-from clickstream.warehouse import fs, tables
+from clickstream.warehouse import catalog, fs, tables
 from clickstream.warehouse.scope import Scope
 
 log = logging.getLogger("clickstream.rollup")
@@ -166,6 +166,7 @@ def recompute(spark: SparkSession, cfg: RollupConfig, todo: Plan, hourly_path: s
 def run(spark: SparkSession, cfg: RollupConfig) -> dict:
     started = time.time()
     warehouse = fs.qualify(spark, cfg.warehouse)
+    catalog.database(spark)  # a bad name is refused before anything is read
     hourly_name = stats_rules.table_name(cfg.dimensions)
     hourly_path = tables.table_path(warehouse, hourly_name)
     if not DeltaTable.isDeltaTable(spark, hourly_path):
@@ -203,6 +204,7 @@ def run(spark: SparkSession, cfg: RollupConfig) -> dict:
         rep.update(rows_written=summary["rows"], events_counted=summary["events"],
                    periods_recomputed=[p.isoformat() for p in todo.periods] or sorted(summary["periods"]),
                    commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+    rep["catalog"] = catalog.register(spark, warehouse, [name])
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print(f"rollup run_id={cfg.run_id} table={name} mode={rep['mode']} hourly_version={hourly_version} "

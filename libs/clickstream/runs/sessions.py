@@ -34,7 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
 from clickstream.rules import sessions as session_rules
-from clickstream.warehouse import fs, tables
+from clickstream.warehouse import catalog, fs, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import SOURCE_NAME, SessionRules, check_regex, load_profile
@@ -249,6 +249,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
     rules = rules_by_source(cfg, [cfg.source]) if cfg.source else {}
     check_rules(spark, cfg, rules)
     warehouse = fs.qualify(spark, cfg.warehouse)
+    catalog.database(spark)  # a bad name is refused before anything is read
     events_path, path = tables.table_path(warehouse, "events"), tables.table_path(warehouse, TABLE)
     if not DeltaTable.isDeltaTable(spark, events_path):
         raise UsageError(f"no events table at {events_path}: run the events job first")
@@ -278,6 +279,7 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
         rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
                    dates_rewritten=sorted({s["session_date"] for s in summary}),
                    commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+    rep["catalog"] = catalog.register(spark, warehouse, [TABLE])
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
     print_summary(rep)

@@ -97,6 +97,7 @@ class RunReport(Counts):
     events_commits: list[dict] = field(default_factory=list)
     status: str = "succeeded"
     csv: str | None = None
+    catalog: dict | None = None  # the tables registered by name (warehouse/catalog.py), when a database is set
     duration_s: float = 0.0
 
     @property
