@@ -31,7 +31,12 @@ CONF_DIR = ROOT / "conf"
 #   Column and DataFrame call in the JVM, for error messages only: an events run on
 #   three lines made 7,600 py4j round trips with it and 2,700 without, and a warm run
 #   took about 6.2 s with it and 5.2 s without.
-TEST_ONLY_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+# - Adaptive execution re-plans each query at every shuffle, to coalesce or split
+#   partitions and switch joins: with one shuffle partition of a few rows there is
+#   nothing to gain. The sessions, rollup and hourly_stats run tests took 162 s with
+#   it and 134 s without. Results do not depend on it (the jobs run with it on).
+TEST_ONLY_CONF = {"spark.sql.adaptive.enabled": "false",
+                  "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
                   "spark.databricks.delta.writeChecksumFile.enabled": "false",
                   "spark.python.sql.dataFrameDebugging.enabled": "false"}
 # The same, as spark-submit options, for the tests' subprocesses.
