@@ -192,4 +192,5 @@ def test_a_table_without_user_sketch_is_migrated_by_one_full_recompute(spark, hi
     assert rows_of(spark, table) == want  # and every sketch's estimate equals user_count
     properties = DeltaTable.forPath(spark, str(table)).detail().first()["properties"]
     assert properties["delta.enableChangeDataFeed"] == "true"
-    assert (stats_run(spark, wh, "s3")["mode"], stats_run(spark, wh, "s4")["migrated_columns"]) == ("up_to_date", [])
+    again = stats_run(spark, wh, "s3")
+    assert (again["mode"], again["migrated_columns"]) == ("up_to_date", [])
