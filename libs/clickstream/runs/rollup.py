@@ -137,9 +137,10 @@ def refuse_missing_sketches(hourly: DataFrame, hourly_name: str) -> None:
     """A NULL sketch would make a period undercount silently: refuse the run, naming
     the first periods that hold one and the run that mends them."""
     missing = sorted(r["day"] for r in hourly.where(F.col("user_sketch").isNull())
-                     .select(F.col("event_date").alias("day")).distinct().limit(10).collect())
+                     .select(F.col("event_date").alias("day")).distinct().orderBy("day").limit(10).collect())
     if missing:
-        raise JobFailed(f"{hourly_name} has rows without user_sketch on {len(missing)}+ day(s) from {missing[0]}: "
+        days = f"{len(missing)} day(s)" if len(missing) < 10 else "10 or more days"
+        raise JobFailed(f"{hourly_name} has rows without user_sketch on {days} from {missing[0]}: "
                         f"run hourly_stats --from {missing[0]} --to {missing[-1]} to recompute them first "
                         f"(a rollup of them would undercount)")
 
