@@ -82,7 +82,7 @@ def test_a_week_across_two_months_is_one_row_and_each_month_counts_its_own_days(
     rows = [hour((1, 30), "u1"), hour((1, 31), "u2"), hour((2, 1), "u3"), hour((2, 5), "u1"), hour((2, 6), "u4")]
     hourly = (spark.createDataFrame(rows, "time_bucket string, source string, url_level1 string, activity string, "
                                           "activity_count long, user_count long, user string, event_date date")
-              .groupBy(*[c for c in ("time_bucket", "source", "url_level1", "activity", "event_date")])
+              .groupBy("time_bucket", "source", "url_level1", "activity", "event_date")
               .agg(F.sum("activity_count").alias("activity_count"), F.sum("user_count").alias("user_count"),
                    F.hll_sketch_agg("user", stats_rules.LG_CONFIG_K).alias("user_sketch")))
 

@@ -229,7 +229,8 @@ def incompatibility(existing: dict[str, str], wanted: dict[str, jdbc.ColumnType]
     """One line naming the first column that does not fit, or None."""
     for name, col in wanted.items():
         if name not in existing:
-            hint = ": add it (ALTER TABLE ... ADD COLUMN), or export with --no-sketch" if name in SKETCH_COLUMNS else ""
+            hint = ": add it (ALTER TABLE ... ADD COLUMN), or export with --no-sketch" \
+                if name in SKETCH_COLUMNS else ""
             return f"has no column {name} ({col.target}){hint}"
         if existing[name] not in col.accepts:
             return f"column {name} is {existing[name]}, the export needs {col.target}"

@@ -211,18 +211,24 @@ def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: st
     faults.point("stats_committed")
 
 
-def summarise(spark: SparkSession, cfg: StatsConfig, todo: Plan, path: str, rep: dict) -> None:
-    """Count what the commit wrote into the report, and write the CSV extract."""
-    written = todo.scope.apply(spark.read.format("delta").load(path))
-    summary = written.agg(
+def written_summary(spark: SparkSession, path: str, scope: Scope) -> dict:
+    """What a commit wrote into the `scope` of a stats table (hourly or rollup): its
+    rows, the events they count, the dates of scope.date_column, and the commit."""
+    summary = scope.apply(spark.read.format("delta").load(path)).agg(
         F.count(F.lit(1)).alias("rows"),
         F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
-        F.collect_set(F.date_format("event_date", "yyyy-MM-dd")).alias("days"),
+        F.collect_set(F.date_format(scope.date_column, "yyyy-MM-dd")).alias("dates"),
     ).first()
-    rep.update(rows_written=summary["rows"], events_counted=summary["events"],
-               days_recomputed=list(todo.days) or sorted(summary["days"]),
-               commit=tables.last_commit(DeltaTable.forPath(spark, path)))
-    write_extract(spark, cfg, todo, written, rep)
+    return {"rows_written": summary["rows"], "events_counted": summary["events"], "dates": sorted(summary["dates"]),
+            "commit": tables.last_commit(DeltaTable.forPath(spark, path))}
+
+
+def summarise(spark: SparkSession, cfg: StatsConfig, todo: Plan, path: str, rep: dict) -> None:
+    """Count what the commit wrote into the report, and write the CSV extract."""
+    summary = written_summary(spark, path, todo.scope)
+    rep.update(rows_written=summary["rows_written"], events_counted=summary["events_counted"],
+               days_recomputed=list(todo.days) or summary["dates"], commit=summary["commit"])
+    write_extract(spark, cfg, todo, todo.scope.apply(spark.read.format("delta").load(path)), rep)
 
 
 def write_extract(spark: SparkSession, cfg: StatsConfig, todo: Plan, rows: DataFrame, rep: dict) -> None:
@@ -260,8 +266,8 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
         "from": cfg.date_from.isoformat() if cfg.date_from else None,
         "to": cfg.date_to.isoformat() if cfg.date_to else None,
         "dimensions": list(cfg.dimensions), "source": todo.source, "events_version": events_version,
-        "consumed_before": todo.consumed, "migrated_columns": list(todo.migrated), "rows_written": 0, "events_counted": 0, "days_recomputed": [],
-        "commit": None, "status": "succeeded", "attempts": attempts,
+        "consumed_before": todo.consumed, "migrated_columns": list(todo.migrated), "rows_written": 0,
+        "events_counted": 0, "days_recomputed": [], "commit": None, "status": "succeeded", "attempts": attempts,
     }
     if todo.recomputes:
         summarise(spark, cfg, todo, path, rep)

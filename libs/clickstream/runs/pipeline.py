@@ -73,12 +73,16 @@ def parser() -> cli.ArgumentParser:
     return parser
 
 
-def parse_steps(value: str) -> tuple[str, ...]:
+def parse_names(option: str, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of `known` names, in `known`'s order (--steps, --rollup-grains)."""
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STEPS]
-    if unknown or not names:
-        raise UsageError(f"bad --steps {value!r}: use a comma-separated list of {', '.join(STEPS)}")
-    return tuple(step for step in STEPS if step in names)
+    if not names or set(names) - set(known):
+        raise UsageError(f"bad {option} {value!r}: use a comma-separated list of {', '.join(known)}")
+    return tuple(name for name in known if name in names)
+
+
+def parse_steps(value: str) -> tuple[str, ...]:
+    return parse_names("--steps", value, STEPS)
 
 
 def _option(name: str, value: str | None) -> list[str]:
@@ -116,14 +120,11 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> PipelineConfig:
         *_option("--dimensions", args.stats_dimensions), *_option("--csv", csv.get("aggregated_web_stats"))],
         {"--dimensions": "--stats-dimensions", "(see hourly_stats --help)": "(see pipeline --help)"}) \
         if "hourly_stats" in steps else None
-    grains = [g.strip() for g in args.rollup_grains.split(",") if g.strip()]
-    if not grains or set(grains) - set(rollup_rules.GRAINS):
-        raise UsageError(f"bad --rollup-grains {args.rollup_grains!r}: use a comma-separated list of "
-                         f"{', '.join(rollup_rules.GRAINS)}")
+    grains = parse_names("--rollup-grains", args.rollup_grains, rollup_rules.GRAINS)
     cfg_rollups = tuple(_step(rollup.parse_args, [
         *common, "--grain", grain, "--source", args.source, "--run-id", f"{run_id}-rollup-{grain}",
         *_option("--dimensions", args.stats_dimensions)], {"--dimensions": "--stats-dimensions"})
-        for grain in rollup_rules.GRAINS if grain in grains) if "rollup" in steps else ()
+        for grain in grains) if "rollup" in steps else ()
     cfg_sessions = _step(sessions.parse_args, [
         *common, "--source", args.source, "--run-id", f"{run_id}-sessions", *conf,
         *_option("--gap-minutes", args.sessions_gap_minutes), *_option("--conversion", args.sessions_conversion)],
@@ -149,10 +150,8 @@ def run(spark: SparkSession, cfg: PipelineConfig) -> int:
             result = events.run(spark, cfg.events)
             code, status, step_run_id = result.exit_code, result.status, result.run_id
         else:
-            run_step = {"hourly_stats": lambda: hourly_stats.run(spark, cfg.hourly_stats),
-                        "rollup": lambda: rollup.run(spark, grain),
-                        "sessions": lambda: sessions.run(spark, cfg.sessions)}[step]
-            result = run_step()
+            result = (hourly_stats.run(spark, cfg.hourly_stats) if step == "hourly_stats"
+                      else rollup.run(spark, grain) if step == "rollup" else sessions.run(spark, cfg.sessions))
             status, step_run_id = result["status"], result["run_id"]
         rep["steps"].append({"step": step, "run_id": step_run_id, "status": status,
                              "duration_s": round(time.time() - step_started, 3)})

@@ -29,7 +29,8 @@ from clickstream.config import cli, schemas
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.rules import rollup as rollup_rules
-from clickstream.runs.hourly_stats import consuming_commit, days_and_source, parse_dimensions
+from clickstream.runs.hourly_stats import (consuming_commit, days_and_source, missing_columns, parse_dimensions,
+                                           written_summary)
 from clickstream.warehouse import catalog, fs, tables
 from clickstream.warehouse.scope import Scope
 
@@ -101,7 +102,8 @@ class Plan:
         return Scope("period_start", first=self.first, last=self.last, sources=self.sources)
 
 
-def changed_days(spark: SparkSession, hourly_path: str, first: int, last: int, source: str | None) -> list[dt.date] | None:
+def changed_days(spark: SparkSession, hourly_path: str, first: int, last: int,
+                 source: str | None) -> list[dt.date] | None:
     """The event_date values whose hourly rows commits first..last changed, from the
     hourly table's change data feed; None when it does not cover those versions."""
     rows = tables.from_changes(spark, hourly_path, first, last, source,
@@ -128,7 +130,8 @@ def plan(spark: SparkSession, cfg: RollupConfig, hourly_path: str, path: str, ho
     return Plan("full", sources, consumed=consumed)
 
 
-def hourly_rows(spark: SparkSession, cfg: RollupConfig, todo: Plan, hourly_path: str, hourly_version: int) -> DataFrame:
+def hourly_rows(spark: SparkSession, cfg: RollupConfig, todo: Plan, hourly_path: str,
+                hourly_version: int) -> DataFrame:
     """What a run reads: the hourly rows of its periods' days, at the pinned version (and nothing else)."""
     return todo.hourly_scope(cfg.grain).apply(tables.read_version(spark, hourly_path, hourly_version))
 
@@ -173,9 +176,10 @@ def run(spark: SparkSession, cfg: RollupConfig) -> dict:
     if not DeltaTable.isDeltaTable(spark, hourly_path):
         raise UsageError(f"no {hourly_name} table at {hourly_path}: run the hourly_stats job"
                          f"{' with --dimensions ' + ','.join(cfg.dimensions) if cfg.dimensions else ''} first")
-    if "user_sketch" not in DeltaTable.forPath(spark, hourly_path).toDF().columns:
-        raise UsageError(f"{hourly_name} at {hourly_path} has no user_sketch column yet: run the hourly_stats job "
-                         "once, which adds it (docs/tables.md, Migrations)")
+    missing = missing_columns(spark, hourly_path, cfg.dimensions)
+    if missing:
+        raise UsageError(f"{hourly_name} at {hourly_path} has no {', '.join(missing)} column yet: run the "
+                         "hourly_stats job once, which adds it (docs/tables.md, Migrations)")
     name = rollup_rules.table_name(cfg.grain, cfg.dimensions)
     path = tables.table_path(warehouse, name)
 
@@ -198,13 +202,10 @@ def run(spark: SparkSession, cfg: RollupConfig) -> dict:
         "status": "succeeded", "attempts": attempts,
     }
     if todo.recomputes:
-        written = todo.scope().apply(spark.read.format("delta").load(path))
-        summary = written.agg(F.count(F.lit(1)).alias("rows"),
-                              F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
-                              F.collect_set(F.date_format("period_start", "yyyy-MM-dd")).alias("periods")).first()
-        rep.update(rows_written=summary["rows"], events_counted=summary["events"],
-                   periods_recomputed=[p.isoformat() for p in todo.periods] or sorted(summary["periods"]),
-                   commit=tables.last_commit(DeltaTable.forPath(spark, path)))
+        summary = written_summary(spark, path, todo.scope())
+        rep.update(rows_written=summary["rows_written"], events_counted=summary["events_counted"],
+                   periods_recomputed=[p.isoformat() for p in todo.periods] or summary["dates"],
+                   commit=summary["commit"])
     rep["catalog"] = catalog.register(spark, warehouse, [name])
     rep["duration_s"] = round(time.time() - started, 3)
     fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
