@@ -1,7 +1,6 @@
-"""The pipeline job (events then hourly_stats, one application) on a real Spark
-standalone cluster (master + worker on 127.0.0.1), through ./spark-submit.sh in client
-mode, with a Python that can import clickstream only from the shipped zip; the tables
-must equal a local-mode run's.
+"""The pipeline job (its events step) on a real Spark standalone cluster (master +
+worker on 127.0.0.1), through ./spark-submit.sh in client mode, with a Python that can
+import clickstream only from the shipped zip; the tables must equal a local-mode run's.
 
 One application is enough: the jobs run no Python on the executors (column
 expressions only), so what a cluster adds is the driver's zip and the executors' JVM
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 
-from helpers import ROOT, TEST_ONLY_SUBMIT_CONF, read_report, run_events, run_stats, state, submit_ok
+from helpers import ROOT, TEST_ONLY_SUBMIT_CONF, read_report, run_events, state, submit_ok
 from servers import isolated_python
 
 
@@ -40,7 +39,7 @@ def test_events_on_a_standalone_cluster(spark, hipages_profile, spark_master, tm
                   *args, python=python)
 
     submit("pipeline", "--input", str(SAMPLE), "--warehouse", str(cluster_wh), "--run-id", "c",
-           "--steps", "events,hourly_stats", "--max-reject-rate", "1")
+           "--steps", "events", "--max-reject-rate", "1")
     # It really ran on the cluster: the job had an executor JVM on the worker, which ran its tasks.
     executors = sorted((work / "worker").glob("app-*/*/stderr"))
     assert len(executors) == 1, executors
@@ -48,10 +47,9 @@ def test_events_on_a_standalone_cluster(spark, hipages_profile, spark_master, tm
         assert "Finished task" in log.read_text(errors="replace")
 
     run_events(spark, hipages_profile, SAMPLE, local_wh, "l-events")
-    run_stats(spark, local_wh, "l-stats", source="hipages")
     assert state(spark, cluster_wh) == state(spark, local_wh)
-    assert (len(state(spark, cluster_wh)["events"]), len(state(spark, cluster_wh)["hourly_stats"])) == (13, 11)
-    assert [s["step"] for s in read_report(cluster_wh, "c")["steps"]] == ["events", "hourly_stats"]
+    assert (len(state(spark, cluster_wh)["events"]), len(state(spark, cluster_wh)["rejects"])) == (13, 14)
+    assert [s["step"] for s in read_report(cluster_wh, "c")["steps"]] == ["events"]
     cluster, local = read_report(cluster_wh, "c-events"), read_report(local_wh, "l-events")
     keys = ("records", "events_written", "rejected", "duplicates", "blank_lines")
     assert [cluster[k] for k in keys] == [local[k] for k in keys]
