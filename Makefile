@@ -9,7 +9,7 @@ SAMPLE ?= data/sample
 VENV35 ?= .venv-spark35
 SPARK35_PINS := "pyspark>=3.5,<3.6" "delta-spark>=3.3,<3.4"
 
-.PHONY: setup run test test-unit test-fast test-spark35 scenario package bench clean check-java
+.PHONY: setup run test test-unit test-fast test-spark35 scenario package bench clean check-java screenshot
 
 setup: $(VENV)/.installed
 
@@ -34,14 +34,20 @@ check-java:
 run: setup check-java
 	rm -rf $(WAREHOUSE)
 	./spark-submit.sh pipeline --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample \
-	  --steps events,hourly_stats,rollup,sessions --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
+	  --steps events,hourly_stats,rollup,sessions,report --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
 	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
 	@echo
 	@echo "Tables:      $(WAREHOUSE)/events  $(WAREHOUSE)/rejects  $(WAREHOUSE)/hourly_stats  $(WAREHOUSE)/sessions"
 	@echo "Rollups:     $(WAREHOUSE)/daily_stats  $(WAREHOUSE)/weekly_stats  $(WAREHOUSE)/monthly_stats"
 	@echo "Run reports: $(WAREHOUSE)/_runs/"
+	@echo "Report:      $(WAREHOUSE)/report.html (open it in a browser)"
 	@echo "CSV:         $(WAREHOUSE)/exports/user_web_hits.csv  $(WAREHOUSE)/exports/aggregated_web_stats.csv"
 	@echo "Query:       .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('$(WAREHOUSE)/hourly_stats').to_pyarrow_dataset().to_table(use_threads=False))\""
+
+# docs/report.png: the report of `make run`'s warehouse, as headless Chromium shows it
+# (Debian's chromium; docs/report.md).
+screenshot: run
+	$(PY) tools/browser.py $(WAREHOUSE)/report.html docs/report.png --width 1100
 
 # The suite's layers are folders (tests/layers.py says what each may do):
 #   unit/ (no Spark)  transforms/ (DataFrame -> DataFrame)  runs/ (each job's run() in process)

@@ -38,7 +38,10 @@ setup(
         "delta-spark>=3.2,<4.5,!=4.4.1",
     ],
     extras_require={
+        # The report job's charts, on the driver only (docs/report.md).
+        "report": ["matplotlib>=3.7,<4"],
         "dev": [
+            "matplotlib>=3.7,<4",
             "pytest>=8,<10",
             # make test runs the suite's modules on two processes (docs/development.md)
             "pytest-xdist>=3.5,<4",

@@ -371,3 +371,43 @@ QUIET_REPORT = b"""downloading https://repo1.maven.org/maven2/io/delta/delta-sto
 26/12/02 04:22:31 WARN SomeSparkClass: a warning the user should see
 \tat a.stack.Frame(Frame.java:1)
 """
+
+
+def report_data(sources=("hipages", "impressions"), flagged_day: int | None = 20, days: int = 30):
+    """A report's aggregates made by hand (clickstream.report.model), with every chart
+    filled: two sources, hourly events with a quiet night gap, one run a day (none on
+    the 25th), rejects of three reasons, sessions with conversion; `flagged_day`: that
+    day of the first source drops to a tenth and is flagged."""
+    import datetime as dt
+    import math
+
+    from clickstream.report import anomalies
+    from clickstream.report.model import ReportData, Run, SessionDay, SourceReport
+
+    first = dt.date(2017, 3, 1)
+    last = first + dt.timedelta(days=days - 1)
+    out = []
+    for i, name in enumerate(sources):
+        src = SourceReport(name)
+        for d in range(days):
+            day = first + dt.timedelta(days=d)
+            scale = 0.1 if (i == 0 and d == flagged_day) else 1.0
+            for h in range(24):
+                if h in (3, 4) and d % 5 == 0:
+                    continue  # a gap: hours without events
+                src.hours[dt.datetime.combine(day, dt.time(h))] = round(scale * (100 + 60 * math.sin(h / 24 * 6.28)))
+            src.daily_events[day] = sum(v for k, v in src.hours.items() if k.date() == day)
+            if d != 24:
+                src.runs.append(Run(f"{name}-{d}", dt.datetime.combine(day, dt.time(2, 5)), "succeeded",
+                                    src.daily_events[day] + 30, src.daily_events[day], 20, 10))
+                src.rejects_by_day[day] = {"bad_timestamp": 12, "missing_user_id": 6, "bad_url": 2}
+                src.reject_rate[day] = 20 / (src.daily_events[day] + 30)
+            src.sessions.append(SessionDay(day, 400 + d, 40 + d % 7, (40 + d % 7) / (400 + d), 95, 1310, 2400))
+        src.activities = [("page_view", 52000), ("button_click", 21000), ("claim", 7000)]
+        src.top_pages = [("hipages.com.au", 70000), ("w3.hipages.com.au", 9000), (None, 1000)]
+        src.newest_event = dt.datetime.combine(last, dt.time(23, 41, 7))
+        src.flags = anomalies.flag_series(name, "events", src.daily_events, list(src.daily_events), 20)
+        out.append(src)
+    return ReportData(warehouse="s3a://bucket/warehouse", first=first, last=last, run_first=first, run_last=last,
+                      generated_at=dt.datetime.combine(last + dt.timedelta(days=1), dt.time(2, 30)),
+                      versions={"events": 31, "rejects": 30, "hourly_stats": 29, "sessions": None}, sources=out)

@@ -15,6 +15,9 @@ DuckDB reference, in one run.
    before, ingested once and cached under build/bench/history-wh-<H>/): once with the
    default exact dedup, once with `--dedup-horizon-days 1`. Against the run into the
    empty warehouse, that is how a run's cost grows with the table.
+   The report page: `./spark-submit.sh report` (30 days) on a warehouse of the same
+   input with every table (`pipeline --steps events,hourly_stats,sessions`, built once
+   and cached under build/bench/report-wh-<N>/): its wall time, page size and charts.
 3. The challenge's own sample (../shared/data/hipages/source_event_data.json, when it
    is there) through the floor, `pipeline --steps events,hourly_stats` and
    `--steps events,hourly_stats,sessions`: the fixed cost a daily run pays.
@@ -192,6 +195,29 @@ def into_history(inp: Path, history: Path, work: Path, i: int, submit_opts: list
     return got
 
 
+def report_warehouse(inp: Path, events: int, work: Path, submit_opts: list[str]) -> Path:
+    """A warehouse of the bench input with every table the report reads, built once and
+    cached (`_COMPLETE` says it is whole)."""
+    target = work / f"report-wh-{events}"
+    if (target / "_COMPLETE").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    print(f"bench: building the report's warehouse -> {target}", flush=True)
+    measure(pipeline_cmd(inp, target, "report-wh", "events,hourly_stats,sessions", submit_opts),
+            work / "report-wh.log")
+    (target / "_COMPLETE").write_text("")
+    return target
+
+
+def report_run(wh: Path, work: Path, i: int, submit_opts: list[str]) -> dict:
+    """The report job on `wh`, 30 days, as a user runs it: wall time, peak RSS, the page."""
+    out, run_id = work / f"report-{i}.html", f"bench-report-{i}"
+    got = measure(["./spark-submit.sh", *submit_opts, "report", "--warehouse", str(wh), "--output", str(out),
+                   "--days", "30", "--run-id", run_id], work / f"report-{i}.log")
+    rep = json.loads((wh / "_runs" / f"{run_id}.json").read_text())
+    return {**got, "job_s": rep["duration_s"], "bytes": out.stat().st_size, "charts": rep["charts"]}
+
+
 def one_run(inp: Path, work: Path, i: int, duckdb_script: Path, submit_opts: list[str]) -> dict:
     wh, floor_wh, out = work / f"wh-{i}", work / f"floor-{i}", work / f"duckdb-{i}"
     for d in (wh, floor_wh, out):
@@ -253,6 +279,10 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
         "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
         "conf": list(confs),
         **({"history": {"events": history, **into}} if history else {}),
+        **({"report": {"wall_s": med(lambda r: r["report"]["wall_s"]), "job_s": med(lambda r: r["report"]["job_s"]),
+                       "bytes": runs[-1]["report"]["bytes"], "charts": runs[-1]["report"]["charts"],
+                       "peak_rss_mb": max(r["report"]["peak_rss_mb"] for r in runs)}}
+           if all("report" in r for r in runs) else {}),
         "all_runs": runs,
     }
 
@@ -282,6 +312,14 @@ def markdown(results: dict) -> str:
             rows.append(f"| {r['events']:,} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
                         f"{h['exact']['ratio_empty']}x | {h['horizon_1d']['wall_s']} | "
                         f"{h['horizon_1d']['ratio_empty']}x | {r['measured_at']} |")
+    reported = [results[k] for k in sorted((k for k in results if k.isdigit()), key=int) if "report" in results[k]]
+    if reported:
+        rows += ["", "| the report page of a warehouse of | days | wall s (in the job s) | page KB | charts "
+                 "| peak RSS MB | measured |", "|---:|---:|---:|---:|---:|---:|---|"]
+        for r in reported:
+            p = r["report"]
+            rows.append(f"| {r['events']:,} events | 30 | {p['wall_s']} ({p['job_s']}) | {p['bytes'] // 1024:,} | "
+                        f"{p['charts']} | {p['peak_rss_mb']} | {p.get('measured_at', r['measured_at'])} |")
     sample = results.get("sample")
     if sample:
         rows += ["", "| the challenge's sample | lines | floor s | pipeline events,hourly_stats s | ours / floor "
@@ -338,6 +376,7 @@ def main(argv: list[str]) -> int:
     history = None
     if args.history:
         history = history_warehouse(args.history, args.seed, args.work, opts)
+    report_wh = report_warehouse(inp, args.events, args.work, opts)
     runs = []
     for i in range(args.runs):
         runs.append(one_run(inp, args.work, i, args.duckdb, opts))
@@ -345,6 +384,9 @@ def main(argv: list[str]) -> int:
         print(f"bench: run {i + 1}/{args.runs}: floor {r['floor']['wall_s']}s, pipeline {r['pipeline']['wall_s']}s "
               f"(events {r['steps']['events']}s, hourly_stats {r['steps']['hourly_stats']}s), "
               f"duckdb {r['duckdb']['wall_s']}s", flush=True)
+        r["report"] = report_run(report_wh, args.work, i, opts)
+        print(f"bench: run {i + 1}/{args.runs}: report {r['report']['wall_s']}s, "
+              f"{r['report']['bytes'] // 1024} KB, {r['report']['charts']} charts", flush=True)
         if history:
             r["into_history"] = into_history(inp, history, args.work, i, opts)
             print(f"bench: run {i + 1}/{args.runs} into {args.history} stored events: exact "

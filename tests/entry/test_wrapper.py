@@ -68,7 +68,7 @@ def test_an_unknown_job_or_env_is_one_line(tmp_path):
     nojob = helpers.submit("nojob")
     assert (nojob.returncode, nojob.stdout) == (2, "")
     assert nojob.stderr.splitlines() == ["spark-submit.sh: error: unknown job 'nojob'; jobs: events export generate "
-                                         "hourly_stats maintain pipeline rollup sessions show emr-steps"]
+                                         "hourly_stats maintain pipeline report rollup sessions show emr-steps"]
     noscript = helpers.submit("tools/nope.py")
     assert (noscript.returncode, noscript.stderr) == (2, "spark-submit.sh: error: no such script: tools/nope.py\n")
     bad = helpers.submit("--env", "prod", "events", "--input", "x", "--warehouse", "y")

@@ -1,5 +1,5 @@
 """The pipeline job in process, through jobs/pipeline.py's main: the steps on one
-session (rollup when asked), each with its own report and commit, and a step that fails stops the rest.
+session (rollup and report when asked), each with its own report and commit, and a step that fails stops the rest.
 (That each step gets the configuration its own job would is tests/unit/test_arguments.py.)"""
 from __future__ import annotations
 
@@ -20,15 +20,20 @@ def test_three_steps_one_session_each_reporting_as_its_own_job(spark, tmp_path, 
     wh, out = tmp_path / "wh", tmp_path / "out"
     assert run_job(spark, "pipeline", "--input", str(src), "--warehouse", str(wh), "--run-id", "day1",
                    "--max-reject-rate", "0.5", "--csv", str(out), "--allow-unsalted",
-                   "--sessions-conversion", "^booking$", "--steps", "events,hourly_stats,rollup,sessions",
-                   "--rollup-grains", "month") == 0
+                   "--sessions-conversion", "^booking$", "--steps", "events,hourly_stats,rollup,sessions,report",
+                   "--rollup-grains", "month", "--report-output", str(out / "report.html")) == 0
     printed = [line.split(" run_id=")[0] for line in capsys.readouterr().out.splitlines() if " run_id=" in line]
-    assert printed == ["events", "hourly_stats", "rollup", "sessions", "pipeline"]
+    assert printed == ["events", "hourly_stats", "rollup", "sessions", "report", "pipeline"]
     rep = read_report(wh, "day1")
     assert [(s["step"], s["run_id"], s["status"]) for s in rep["steps"]] == [
         ("events", "day1-events", "succeeded"), ("hourly_stats", "day1-hourly_stats", "succeeded"),
         ("rollup", "day1-rollup-month", "succeeded"),
-        ("sessions", "day1-sessions", "succeeded")]
+        ("sessions", "day1-sessions", "succeeded"), ("report", "day1-report", "succeeded")]
+    # the report, last, sees every table the steps wrote: 7 charts, the conversion rate among them
+    page = read_report(wh, "day1-report")
+    assert (page["charts"], page["output"], page["flags"], page["to"]) == (
+        7, f"file:{out}/report.html", [], "2017-02-02")
+    assert 'data-chart="hipages:conversion-per-day"' in (out / "report.html").read_text()
     assert table_rows(spark, wh, "monthly_stats", "period_start", "activity", "activity_count",
                       "user_count_estimate") == [(dt.date(2017, 2, 1), "booking", 1, 1),
                                                  (dt.date(2017, 2, 1), "page_view", 1, 1),

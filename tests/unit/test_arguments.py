@@ -12,7 +12,7 @@ import pytest
 from clickstream.config import cli
 from clickstream.deploy import emr
 from clickstream.rules import hourly_stats as stats_rules
-from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, rollup, sessions, show
+from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, report, rollup, sessions, show
 from clickstream.config.errors import UsageError
 
 from helpers import CONF_DIR, ROOT
@@ -21,7 +21,7 @@ from helpers import CONF_DIR, ROOT
 D = dt.date
 JOBS = {"events": events, "hourly_stats": hourly_stats, "sessions": sessions, "export": export,
         "maintain": maintain, "generate": generate, "show": show, "emr-steps": emr, "pipeline": pipeline,
-        "rollup": rollup}
+        "rollup": rollup, "report": report}
 
 
 def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
@@ -56,6 +56,14 @@ def checked(capsys, job: str, *argv) -> tuple[int, list[str]]:
     (["rollup", "--warehouse", "w", "--grain", "day", "--dimensions", "period_start"],
      "rollup: error: bad dimension 'period_start' in --dimensions"),
     (["rollup", "--warehouse", "w", "--grain", "day", "--source", "a b"], "rollup: error: bad --source 'a b'"),
+    (["report", "--warehouse", "w", "--days", "0"],
+     "report: error: argument --days: '0' is not a positive whole number (see report --help)"),
+    (["report", "--warehouse", "w", "--days", "400"], "report: error: bad --days 400: at most 366"),
+    (["report", "--warehouse", "w", "--until", "2017-02-30"], "report: error: bad --until '2017-02-30': use YYYY-MM-DD"),
+    (["report", "--warehouse", "w", "--output", "s3://bucket/reports/"],
+     "report: error: bad --output 's3://bucket/reports/': give a file name, such as report.html"),
+    (["pipeline", "--warehouse", "w", "--input", "i", "--steps", "events,report", "--report-days", "x"],
+     "pipeline: error: argument --report-days: 'x' is not a positive whole number (see pipeline --help)"),
     (["show", "--warehouse", "w", "--table", "nope"], "show: error: argument --table: invalid choice: 'nope'"),
     (["emr-steps", "--code", "s3://c", "--input", "s3://i", "--warehouse", "s3://w", "--date", "2026-13-01"],
      "emr-steps: error: bad --date '2026-13-01': use YYYY-MM-DD"),
@@ -64,6 +72,22 @@ def test_bad_arguments_exit_2_with_one_line(capsys, args, message):
     code, err = checked(capsys, *args)
     assert code == cli.EXIT_USAGE
     assert len(err) == 1 and err[0].startswith(message), err
+
+
+def test_the_report_without_matplotlib_is_one_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    code, err = checked(capsys, "report", "--warehouse", "w")
+    assert (code, err) == (cli.EXIT_USAGE, ["report: error: the report job needs matplotlib on the driver: pip install "
+                                            "'matplotlib>=3.7,<4' (docs/report.md)"])
+
+
+def test_the_pipelines_report_step_gets_its_options_and_every_source():
+    cfg = pipeline.parse_args(["--warehouse", "wh", "--input", "in", "--source", "hipages", "--run-id", "p",
+                               "--steps", "events,report", "--report-output", "out/r.html", "--report-days", "7"])
+    assert cfg.steps == ("events", "report")
+    assert (cfg.report.warehouse, cfg.report.output, cfg.report.days, cfg.report.source, cfg.report.run_id) == \
+        ("wh", "out/r.html", 7, None, "p-report")
+    assert pipeline.parse_args(["--warehouse", "wh", "--steps", "report"]).report.target == "wh/report.html"
 
 
 def test_good_arguments_pass_the_check_and_stop_there(capsys, monkeypatch):

@@ -2,7 +2,8 @@
 imports that only go down the layers.
 
     runs/                         each job's parse_args and run
-    rules/  warehouse/  deploy/   column rules; tables and files; spark-submit and EMR
+    rules/  warehouse/  deploy/   column rules; tables and files; spark-submit and EMR;
+    report/                       the report page: anomaly flags, charts, HTML
     config/                       profiles, CLI plumbing, errors, the SparkSession builder, table schemas
 
 A module may import its own folder and any folder below it. The three middle folders
@@ -18,7 +19,7 @@ import pytest
 from helpers import ROOT
 
 PACKAGE = ROOT / "libs" / "clickstream"
-RANK = {"runs": 3, "rules": 2, "warehouse": 2, "deploy": 2, "config": 1}
+RANK = {"runs": 3, "rules": 2, "warehouse": 2, "deploy": 2, "report": 2, "config": 1}
 ACROSS = {
     # `emr-steps` checks an export target's URL and table name with the export job's
     # own parsers, so a bad target fails when the steps are rendered, not at 2 a.m.

@@ -13,9 +13,11 @@ MODULES = [
     "config/__init__", "config/cli", "config/errors", "config/faults", "config/profiles", "config/schemas",
     "config/spark_session",
     "deploy/__init__", "deploy/console", "deploy/emr", "deploy/packages", "deploy/submit",
-    "rules/__init__", "rules/columns", "rules/events", "rules/hourly_stats", "rules/rollup", "rules/sessions",
+    "report/__init__", "report/anomalies", "report/charts", "report/model", "report/page",
+    "rules/__init__", "rules/columns", "rules/events", "rules/hourly_stats", "rules/report", "rules/rollup",
+    "rules/sessions",
     "runs/__init__", "runs/events", "runs/export", "runs/generate", "runs/hourly_stats", "runs/maintain",
-    "runs/pipeline", "runs/rollup", "runs/sessions", "runs/show",
+    "runs/pipeline", "runs/report", "runs/rollup", "runs/sessions", "runs/show",
     "warehouse/__init__", "warehouse/catalog", "warehouse/extracts", "warehouse/fs", "warehouse/incremental", "warehouse/ingested",
     "warehouse/inputs", "warehouse/jdbc", "warehouse/run_reports", "warehouse/scope", "warehouse/tables",
 ]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from clickstream.deploy import emr
-from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, rollup, sessions, show
+from clickstream.runs import events, export, generate, hourly_stats, maintain, pipeline, report, rollup, sessions, show
 
 from helpers import ROOT
 
@@ -15,7 +15,7 @@ from helpers import ROOT
 PARSERS = {"events": events.parser, "hourly_stats": hourly_stats.parser, "sessions": sessions.parser,
            "export": export.parser, "show": show.parser, "maintain": maintain.parser,
            "generate": generate.parser, "emr-steps": emr.parser, "pipeline": pipeline.parser,
-           "rollup": rollup.parser}
+           "rollup": rollup.parser, "report": report.parser}
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 

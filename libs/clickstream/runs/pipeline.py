@@ -1,4 +1,5 @@
-"""The `pipeline` job: events, then hourly_stats (and, when asked, rollup), then sessions, in one application.
+"""The `pipeline` job: events, then hourly_stats (and, when asked, rollup), then sessions
+(and, when asked, the report), in one application.
 
 One JVM start, one package resolution and one warm-up instead of one per job. Each
 step commits and reports exactly as its own job does (`_runs/<run_id>-<step>.json`);
@@ -9,16 +10,19 @@ The options are those of `events`, which the events step reads (the input, the d
 --new-files-only, --source, ...), plus:
 
     --steps events,hourly_stats,sessions   which steps, always run in that order; `rollup`
-                                           (not run by default) rolls hourly_stats up after it
+                                           (not run by default) rolls hourly_stats up after it,
+                                           `report` (not by default) writes the HTML page last
     --stats-dimensions D                   hourly_stats --dimensions (and the rollups')
     --rollup-grains day,week,month         the rollup step's grains (default: all three)
     --sessions-gap-minutes N               sessions --gap-minutes
     --sessions-conversion REGEX            sessions --conversion
+    --report-output PATH, --report-days N  the report step's --output and --days (every source)
     --csv DIR                              DIR/user_web_hits.csv and DIR/aggregated_web_stats.csv
     --run-id R                             the steps' reports are R-events, R-hourly_stats,
-                                           R-rollup-<grain>, R-sessions
+                                           R-rollup-<grain>, R-sessions, R-report
 
-hourly_stats, rollup and sessions run in their incremental catch-up mode, for --source's feed.
+hourly_stats, rollup and sessions run in their incremental catch-up mode, for --source's feed;
+the report step shows every source of the warehouse.
 Each step's options are checked by that step's own parser before Spark starts.
 """
 from __future__ import annotations
@@ -32,10 +36,10 @@ from pyspark.sql import SparkSession
 from clickstream.config import cli
 from clickstream.config.errors import UsageError
 from clickstream.rules import rollup as rollup_rules
-from clickstream.runs import events, hourly_stats, rollup, sessions
+from clickstream.runs import events, hourly_stats, report, rollup, sessions
 from clickstream.warehouse import fs
 
-STEPS = ("events", "hourly_stats", "rollup", "sessions")
+STEPS = ("events", "hourly_stats", "rollup", "sessions", "report")
 DEFAULT_STEPS = "events,hourly_stats,sessions"
 
 
@@ -48,13 +52,14 @@ class PipelineConfig:
     hourly_stats: hourly_stats.StatsConfig | None = None
     rollups: tuple[rollup.RollupConfig, ...] = ()
     sessions: sessions.SessionsConfig | None = None
+    report: report.ReportConfig | None = None
 
 
 def parser() -> cli.ArgumentParser:
     """The pipeline's own options; every other option goes to the events step (see
     `events --help`). The README's "Command line" synopsis shows both."""
     parser = cli.ArgumentParser(
-        prog="pipeline", description="Run events, hourly_stats, rollup and sessions in one application.",
+        prog="pipeline", description="Run events, hourly_stats, rollup, sessions and report in one application.",
         epilog="Every other option is the events step's: ./spark-submit.sh events --help")
     parser.add_argument("--warehouse", required=True, help="root directory or URI of the tables")
     parser.add_argument("--source", default="hipages", help="source profile in conf/sources/ (default: hipages)")
@@ -66,6 +71,8 @@ def parser() -> cli.ArgumentParser:
                         help="the rollup step's grains, comma-separated (default: day,week,month)")
     parser.add_argument("--sessions-gap-minutes", help="the sessions step's --gap-minutes")
     parser.add_argument("--sessions-conversion", help="the sessions step's --conversion")
+    parser.add_argument("--report-output", help="the report step's --output (default: <warehouse>/report.html)")
+    parser.add_argument("--report-days", help="the report step's --days (default: 30)")
     parser.add_argument("--csv", help="write user_web_hits.csv and aggregated_web_stats.csv into this directory")
     parser.add_argument("--run-id", help="id of this run; the steps' reports are <id>-<step> "
                                          "(default: UTC time plus random suffix)")
@@ -130,8 +137,13 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> PipelineConfig:
         *_option("--gap-minutes", args.sessions_gap_minutes), *_option("--conversion", args.sessions_conversion)],
         {"--gap-minutes": "--sessions-gap-minutes", "--conversion": "--sessions-conversion",
          "(see sessions --help)": "(see pipeline --help)"}) if "sessions" in steps else None
+    cfg_report = _step(report.parse_args, [
+        *common, "--run-id", f"{run_id}-report", *_option("--output", args.report_output),
+        *_option("--days", args.report_days)], {"--output": "--report-output", "--days": "--report-days",
+                                                 "(see report --help)": "(see pipeline --help)"}) \
+        if "report" in steps else None
     return PipelineConfig(run_id=run_id, warehouse=args.warehouse, steps=steps, events=cfg_events,
-                          hourly_stats=cfg_stats, rollups=cfg_rollups, sessions=cfg_sessions)
+                          hourly_stats=cfg_stats, rollups=cfg_rollups, sessions=cfg_sessions, report=cfg_report)
 
 
 def run(spark: SparkSession, cfg: PipelineConfig) -> int:
@@ -151,7 +163,8 @@ def run(spark: SparkSession, cfg: PipelineConfig) -> int:
             code, status, step_run_id = result.exit_code, result.status, result.run_id
         else:
             result = (hourly_stats.run(spark, cfg.hourly_stats) if step == "hourly_stats"
-                      else rollup.run(spark, grain) if step == "rollup" else sessions.run(spark, cfg.sessions))
+                      else rollup.run(spark, grain) if step == "rollup"
+                      else report.run(spark, cfg.report) if step == "report" else sessions.run(spark, cfg.sessions))
             status, step_run_id = result["status"], result["run_id"]
         rep["steps"].append({"step": step, "run_id": step_run_id, "status": status,
                              "duration_s": round(time.time() - step_started, 3)})
