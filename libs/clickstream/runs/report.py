@@ -130,6 +130,75 @@ def _window(cfg: ReportConfig, hourly: DataFrame | None, events: DataFrame | Non
     return last - dt.timedelta(days=cfg.days - 1), last
 
 
+def _volume(hourly: DataFrame, cfg: ReportConfig, history_from: dt.date, first: dt.date, last: dt.date,
+            src) -> None:
+    """Events per hour (shown days), per day (with the trailing days the flags need, 0
+    for a quiet day after a feed's first), the activity mix and the top pages."""
+    shown = _of_source(hourly, cfg.source).where(F.col("event_date").between(F.lit(history_from), F.lit(last)))
+    daily: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for r in shown.transform(report_rules.hourly_events).collect():
+        if r["hour"] is None:
+            continue
+        day = r["hour"].date()
+        daily[r["source"]][day] = daily[r["source"]].get(day, 0) + r["events"]
+        if day >= first:
+            src(r["source"]).hours[r["hour"]] = r["events"]
+    for name, days in daily.items():
+        src(name).daily_events = {d: days.get(d, 0) for d in _days(min(days), last)}
+    in_window = shown.where(F.col("event_date") >= F.lit(first))
+    for r in in_window.transform(report_rules.activity_mix).orderBy(F.desc("events"), "activity").collect():
+        src(r["source"]).activities.append((r["activity"], r["events"]))
+    for r in in_window.transform(report_rules.top_values, "url_level1", TOP_VALUES).orderBy("rank").collect():
+        src(r["source"]).top_pages.append((r["url_level1"], r["events"]))
+
+
+def _runs(all_runs: DataFrame, cfg: ReportConfig, since: dt.date, run_last: dt.date, src) -> None:
+    started = F.to_date("started")
+    for r in _of_source(all_runs, cfg.source).where(started.between(F.lit(since), F.lit(run_last))).collect():
+        src(r["source"]).runs.append(Run(r["run_id"], r["started"], r["status"], r["records"] or 0,
+                                         r["events_written"] or 0, r["rejected_total"] or 0, r["duplicates"] or 0))
+
+
+def _rejects(rejects: DataFrame, all_runs: DataFrame | None, cfg: ReportConfig, run_first: dt.date,
+             run_last: dt.date, src) -> int:
+    """Rejects by day and reason into each source; the number of undated ones (their run left no report)."""
+    undated = 0
+    per_day = report_rules.rejects_per_day(rejects, all_runs)
+    for r in per_day.where(F.col("day").isNull() | F.col("day").between(F.lit(run_first), F.lit(run_last))).collect():
+        if r["day"] is None:
+            undated += r["rejects"]
+        elif cfg.source is None or r["source"] == cfg.source:
+            src(r["source"]).rejects_by_day.setdefault(r["day"], {})[r["reason"]] = r["rejects"]
+    return undated
+
+
+def _sessions(sessions: DataFrame, cfg: ReportConfig, first: dt.date, last: dt.date, src) -> None:
+    shown = _of_source(sessions, cfg.source).where(F.col("session_date").between(F.lit(first), F.lit(last)))
+    for r in shown.transform(report_rules.session_days).orderBy("source", "session_date").collect():
+        src(r["source"]).sessions.append(SessionDay(r["session_date"], r["sessions"], r["conversions"],
+                                                    r["conversion_rate"], r["duration_p50"], r["duration_p90"],
+                                                    r["duration_p99"]))
+
+
+def _flag(s: SourceReport, judged: list[dt.date], judged_runs: list[dt.date], first: dt.date,
+          run_first: dt.date) -> None:
+    """The source's reject rate per run day and its flags; then its days and runs trimmed to the shown ones."""
+    by_day: dict[dt.date, list[Run]] = defaultdict(list)
+    for run in s.runs:
+        by_day[run.started.date()].append(run)
+    s.reject_rate = {d: sum(r.rejected for r in rs) / sum(r.records for r in rs)
+                     for d, rs in by_day.items() if sum(r.records for r in rs)}
+    s.flags = sorted(anomalies.flag_series(s.source, "events", s.daily_events, judged, EVENTS_STEP)
+                     + anomalies.flag_series(s.source, "reject_rate", s.reject_rate, judged_runs, REJECT_RATE_STEP),
+                     key=lambda f: (f.day, f.metric))
+    s.runs = [r for r in s.runs if r.started.date() >= run_first]
+    s.daily_events = {d: n for d, n in s.daily_events.items() if d >= first}
+
+
+def _shows_something(s: SourceReport) -> bool:
+    return bool(s.hours or s.runs or s.rejects_by_day or s.sessions or s.newest_event or s.flags)
+
+
 def gather(spark: SparkSession, cfg: ReportConfig, warehouse: str, now: dt.datetime) -> ReportData:
     """Every aggregate the page shows, with the flags, as plain values."""
     paths = {name: tables.table_path(warehouse, name) for name in TABLES}
@@ -139,85 +208,40 @@ def gather(spark: SparkSession, cfg: ReportConfig, warehouse: str, now: dt.datet
     hourly, events, sessions, rejects = (frames[n] for n in ("hourly_stats", "events", "sessions", "rejects"))
     reports = _run_reports(spark, warehouse)
     first, last = _window(cfg, hourly, events, now.date())
-    history_from = first - dt.timedelta(days=anomalies.WINDOW)  # the trailing days of the first day judged
-    notes = _notes(frames, reports, warehouse)
+    # Runs and their rejects are dated by when the runs started: the same days up to
+    # --until, else up to today (the events' days may be years back, in a backfill).
+    run_last = cfg.until or now.date()
+    run_first = run_last - dt.timedelta(days=cfg.days - 1)
+    trailing = dt.timedelta(days=anomalies.WINDOW)  # the days before the first judged one, which judge it
     by_source: dict[str, SourceReport] = {}
 
     def src(name: str) -> SourceReport:
         return by_source.setdefault(name, SourceReport(name))
 
-    days_read = (F.col("event_date") >= F.lit(history_from)) & (F.col("event_date") <= F.lit(last))
-    daily: dict[str, dict[dt.date, int]] = defaultdict(dict)
     if hourly is not None:
-        shown = _of_source(hourly, cfg.source).where(days_read)
-        for r in shown.transform(report_rules.hourly_events).collect():
-            if r["hour"] is None:
-                continue
-            daily[r["source"]][r["hour"].date()] = daily[r["source"]].get(r["hour"].date(), 0) + r["events"]
-            if r["hour"].date() >= first:
-                src(r["source"]).hours[r["hour"]] = r["events"]
-        in_window = shown.where(F.col("event_date") >= F.lit(first))
-        for r in in_window.transform(report_rules.activity_mix).orderBy(F.desc("events"), "activity").collect():
-            src(r["source"]).activities.append((r["activity"], r["events"]))
-        for r in in_window.transform(report_rules.top_values, "url_level1", TOP_VALUES).orderBy("rank").collect():
-            src(r["source"]).top_pages.append((r["url_level1"], r["events"]))
-    for name, days in daily.items():
-        start = min(days)  # a day before a feed's first has no value; a quiet day after it has 0
-        src(name).daily_events = {d: days.get(d, 0) for d in _days(start, last)}
-
-    # Runs and their rejects are dated by when the runs started: the same days up to
-    # --until, else up to today (the events' days may be years back, in a backfill).
-    run_last = cfg.until or now.date()
-    run_first = run_last - dt.timedelta(days=cfg.days - 1)
+        _volume(hourly, cfg, first - trailing, first, last, src)
     all_runs = None if reports is None else reports.transform(report_rules.event_runs)
     if all_runs is not None:
-        started = F.to_date("started")
-        in_days = (started >= F.lit(run_first - dt.timedelta(days=anomalies.WINDOW))) & (started <= F.lit(run_last))
-        for r in _of_source(all_runs, cfg.source).where(in_days).collect():
-            src(r["source"]).runs.append(Run(r["run_id"], r["started"], r["status"], r["records"] or 0,
-                                             r["events_written"] or 0, r["rejected_total"] or 0,
-                                             r["duplicates"] or 0))
-    undated = 0
-    if rejects is not None:
-        per_day = report_rules.rejects_per_day(rejects, all_runs)
-        for r in per_day.where(F.col("day").isNull() | ((F.col("day") >= F.lit(run_first)) &
-                                                         (F.col("day") <= F.lit(run_last)))).collect():
-            if r["day"] is None:
-                undated += r["rejects"]
-            elif cfg.source is None or r["source"] == cfg.source:
-                src(r["source"]).rejects_by_day.setdefault(r["day"], {})[r["reason"]] = r["rejects"]
-
+        _runs(all_runs, cfg, run_first - trailing, run_last, src)
+    undated = _rejects(rejects, all_runs, cfg, run_first, run_last, src) if rejects is not None else 0
     if sessions is not None:
-        in_days = (F.col("session_date") >= F.lit(first)) & (F.col("session_date") <= F.lit(last))
-        for r in (_of_source(sessions, cfg.source).where(in_days).transform(report_rules.session_days)
-                  .orderBy("source", "session_date").collect()):
-            src(r["source"]).sessions.append(SessionDay(r["session_date"], r["sessions"], r["conversions"],
-                                                        r["conversion_rate"], r["duration_p50"],
-                                                        r["duration_p90"], r["duration_p99"]))
+        _sessions(sessions, cfg, first, last, src)
     if events is not None:
         recent = _of_source(events, cfg.source).where(F.col("event_date") >= F.lit(first))
         for r in recent.transform(report_rules.newest_events).collect():
             src(r["source"]).newest_event = r["newest_event"]
-    if cfg.source:
-        src(cfg.source)
 
     # Today is still filling: never judged.
     judged = [d for d in _days(first, last) if d != now.date()]
     judged_runs = [d for d in _days(run_first, run_last) if d != now.date()]
     for s in by_source.values():
-        by_day: dict[dt.date, list[Run]] = defaultdict(list)
-        for run in s.runs:
-            by_day[run.started.date()].append(run)
-        s.reject_rate = {d: sum(r.rejected for r in rs) / sum(r.records for r in rs)
-                         for d, rs in by_day.items() if sum(r.records for r in rs)}
-        s.runs = [r for r in s.runs if r.started.date() >= run_first]
-        s.flags = (anomalies.flag_series(s.source, "events", s.daily_events, judged, EVENTS_STEP)
-                   + anomalies.flag_series(s.source, "reject_rate", s.reject_rate, judged_runs, REJECT_RATE_STEP))
-        s.flags.sort(key=lambda f: (f.day, f.metric))
-        s.daily_events = {d: n for d, n in s.daily_events.items() if d >= first}
+        _flag(s, judged, judged_runs, first, run_first)
+    shown = [by_source[k] for k in sorted(by_source) if _shows_something(by_source[k]) or k == cfg.source]
+    if cfg.source and cfg.source not in by_source:
+        shown.append(SourceReport(cfg.source))
     return ReportData(warehouse=warehouse, first=first, last=last, run_first=run_first, run_last=run_last,
-                      generated_at=now, versions=versions,
-                      sources=[by_source[k] for k in sorted(by_source)], notes=notes, undated_rejects=undated)
+                      generated_at=now, versions=versions, sources=shown, notes=_notes(frames, reports, warehouse),
+                      undated_rejects=undated)
 
 
 def _notes(frames: dict, reports: DataFrame | None, warehouse: str) -> list[str]:
