@@ -1,7 +1,7 @@
 """The report job's run() on warehouses made for it: 60 generated days with ordinary
-variation (no flag), the same with one day at a tenth of its events (exactly that day
-flagged, on the page and in the run report), a reject-rate spike, a day without runs,
-an empty warehouse and one with only events."""
+variation (no flag), then one day at a tenth of its events (exactly that day flagged,
+on the page and in the run report), then a run that rejects 8% (that day too); a day
+without runs, an empty warehouse and one with only events."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +21,7 @@ FIRST = dt.date(2017, 1, 2)
 DAYS = 60
 LAST = FIRST + dt.timedelta(days=DAYS - 1)  # 2017-03-02
 DROPPED = dt.date(2017, 2, 20)
-SPIKE = dt.date(2017, 2, 8)  # its run rejects 8% of its records, against about 1%
+SPIKE = dt.date(2017, 2, 8)  # its run, rewritten, rejects 8% of its records, against about 1%
 NO_RUN = dt.date(2017, 2, 14)
 NOW = dt.datetime(2017, 3, 3, 1, 30)
 
@@ -51,24 +51,32 @@ def write_hourly(spark, wh, scale: dict[dt.date, float]) -> None:
      .write.format("delta").mode("overwrite").partitionBy("event_date").save(str(wh / "hourly_stats")))
 
 
+def run_report_file(wh, day: dt.date, rejected: int) -> tuple[str, int]:
+    """The events run report of `day` (5,000 records at 02:10 UTC): its run id, and its records."""
+    run_id, records = f"r-{day}", 5000
+    (wh / "_runs" / f"{run_id}.json").write_text(json.dumps({
+        "run_id": run_id, "job": "events", "source": "hipages", "started_at": f"{day}T02:10:00+00:00",
+        "status": "succeeded", "records": records, "events_written": records - rejected - 10,
+        "rejected_total": rejected, "duplicates": 10, "rejected": {"bad_url": rejected}}, indent=2))
+    return run_id, records
+
+
+def reject_rows(day: dt.date, run_id: str, n: int, first: int = 0) -> list[tuple]:
+    """n rejects of a run; every fourth is malformed_json."""
+    return [("{bad", "malformed_json" if i % 4 == 0 else "bad_url", f"file:/in/{day}.json", run_id, 4)
+            for i in range(first, first + n)]
+
+
 def write_runs_and_rejects(spark, wh) -> None:
-    """One events run a day at 02:10 (none on NO_RUN), rejecting about 1% (8% on SPIKE)."""
+    """One events run a day at 02:10 (none on NO_RUN), rejecting 40 to 60 of 5,000 records."""
     rng = random.Random(7)
     (wh / "_runs").mkdir(parents=True)
     rejects = []
     for k in range(DAYS):
         day = FIRST + dt.timedelta(days=k)
-        if day == NO_RUN:
-            continue
-        records = 5000
-        rejected = 400 if day == SPIKE else rng.randint(40, 60)
-        run_id = f"r-{day}"
-        (wh / "_runs" / f"{run_id}.json").write_text(json.dumps({
-            "run_id": run_id, "job": "events", "source": "hipages", "started_at": f"{day}T02:10:00+00:00",
-            "status": "succeeded", "records": records, "events_written": records - rejected - 10,
-            "rejected_total": rejected, "duplicates": 10, "rejected": {"bad_url": rejected}}, indent=2))
-        rejects += [("{bad", "malformed_json" if i % 4 == 0 else "bad_url", f"file:/in/{day}.json", run_id, 4)
-                    for i in range(rejected)]
+        if day != NO_RUN:
+            rejected = rng.randint(40, 60)
+            rejects += reject_rows(day, run_report_file(wh, day, rejected)[0], rejected)
     (wh / "_runs" / "other-job.json").write_text(json.dumps({"run_id": "x", "job": "hourly_stats"}))
     spark.createDataFrame(rejects, schemas.REJECTS_SCHEMA).write.format("delta").save(str(wh / "rejects"))
 
@@ -109,13 +117,13 @@ def charts_on_page(html: str) -> list[str]:
     return re.findall(r'<figure class="chart" data-chart="([^"]+)"><svg', html)
 
 
-def test_sixty_ordinary_days_flag_nothing_but_a_reject_spike_then_a_tenth_of_a_day_is_flagged(spark, generated):
+def test_sixty_ordinary_days_flag_nothing_then_a_tenth_of_a_day_and_a_reject_spike_flag_exactly_their_days(
+        spark, generated):
     wh = generated
     rep, html = run_report(spark, wh, "rep1", days=DAYS)
     assert (rep["from"], rep["to"], rep["runs_from"], rep["runs_to"]) == \
         ("2017-01-02", "2017-03-02", "2017-01-03", "2017-03-03")  # events up to the newest day, runs up to today
-    assert [(f["metric"], f["day"]) for f in rep["flags"]] == [("reject_rate", "2017-02-08")]
-    assert rep["flags"][0]["value"] == 0.08 and flags_on_page(html) == ["hipages reject_rate 2017-02-08"]
+    assert rep["flags"] == [] and flags_on_page(html) == [] and "No anomaly flags." in html
     assert charts_on_page(html) == [f"hipages:{c}" for c in (
         "events-per-hour", "run-accounting", "rejects-per-day", "mix", "sessions-per-day", "conversion-per-day",
         "session-length")]
@@ -130,11 +138,20 @@ def test_sixty_ordinary_days_flag_nothing_but_a_reject_spike_then_a_tenth_of_a_d
 
     write_hourly(spark, wh, {DROPPED: 0.1})
     rep, html = run_report(spark, wh, "rep2", days=30)
-    assert [(f["metric"], f["day"]) for f in rep["flags"]] == [("reject_rate", "2017-02-08"), ("events", "2017-02-20")]
-    drop = rep["flags"][1]
+    assert rep["from"] == "2017-02-01"  # 30 days, each judged against the 14 before it
+    assert [(f["metric"], f["day"]) for f in rep["flags"]] == [("events", "2017-02-20")]
+    drop = rep["flags"][0]
     assert drop["change"] < -0.85 and drop["score"] > 10 and drop["source"] == "hipages"
+    assert flags_on_page(html) == ["hipages events 2017-02-20"]
+
+    run_id, records = run_report_file(wh, SPIKE, 400)  # that run again, now rejecting 400 lines
+    had = spark.read.format("delta").load(str(wh / "rejects")).where(f"run_id = '{run_id}'").count()
+    (spark.createDataFrame(reject_rows(SPIKE, run_id, 400 - had, first=had), schemas.REJECTS_SCHEMA)
+     .write.format("delta").mode("append").save(str(wh / "rejects")))
+    rep, html = run_report(spark, wh, "rep3", days=30)
+    assert [(f["metric"], f["day"], f["value"]) for f in rep["flags"]] == [
+        ("reject_rate", "2017-02-08", 400 / records), ("events", "2017-02-20", drop["value"])]
     assert flags_on_page(html) == ["hipages reject_rate 2017-02-08", "hipages events 2017-02-20"]
-    assert rep["from"] == "2017-02-01"  # 30 days, judged against the 14 before each
 
 
 def test_the_aggregates_reach_the_page_exactly(spark, generated):
