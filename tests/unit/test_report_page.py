@@ -86,3 +86,16 @@ def test_lag_reads_as_time():
     assert [page.lag(now - d, now) for d in (dt.timedelta(minutes=7), dt.timedelta(hours=3, minutes=12),
                                               dt.timedelta(days=2, hours=4, minutes=5), dt.timedelta(minutes=-5))] \
         == ["7 min", "3 h 12 min", "2 d 4 h", "-5 min"]
+
+
+def test_values_from_the_events_cannot_add_markup():
+    """Sources, activities and pages come from the raw lines: in the page's HTML and in
+    matplotlib's SVG (which keeps each label in a comment) they stay text."""
+    hostile = "--><script>alert(1)</script><!--"
+    data = report_data(sources=(hostile,), flagged_day=None, days=3)
+    src = data.sources[0]
+    src.activities = [(hostile, 5), ("<img src=x onerror=alert(2)>", 3)]
+    src.top_pages = [(hostile, 5)]
+    html = page.render(data)
+    assert html.count("<script") == 1 and "<img" not in html  # the page's own script, and no tag of theirs
+    assert 'data-source="--&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!--"' in html
