@@ -50,14 +50,18 @@ def test_every_chart_renders_and_draws_in_its_place(tmp_path):
     assert 'data-flag="hipages events 2017-03-21"' in opened.dom
 
 
-def test_a_page_without_data_renders_with_no_chart_and_no_error(tmp_path):
+def test_a_page_without_data_renders_with_no_chart_and_no_error_and_runs_no_other_script(tmp_path):
+    """An empty page; and the page's Content-Security-Policy lets its own script run (by
+    its hash) and no other, were one to slip into the page."""
     data = report_data(sources=("hipages",))
     data.sources = []
     data.notes = ["The warehouse at s3a://bucket/warehouse holds no tables and no run reports yet."]
     html = tmp_path / "empty.html"
-    html.write_text(page.render(data))
+    html.write_text(page.render(data).replace(
+        "</body>", "<script>document.body.setAttribute('data-injected', 'ran')</script></body>"))
     opened = browser.open_page(html, tmp_path / "empty.png", WIDTH)
     assert opened.attribute("data-rendered") == "0"
+    assert opened.attribute("data-injected") is None and "data-injected" not in opened.dom.split("<script>")[0]
     assert opened.boxes() == {} and "holds no tables and no run reports yet" in opened.dom
 
 
