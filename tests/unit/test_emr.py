@@ -66,6 +66,21 @@ def test_new_files_steps_and_options():
     assert (events["ActionOnFailure"], stats["ActionOnFailure"]) == ("TERMINATE_CLUSTER", "TERMINATE_CLUSTER")
 
 
+def test_the_report_page_is_the_pipelines_last_step_or_a_step_of_its_own():
+    [pipeline] = steps(None, properties={}, report="s3://lake/reports/daily.html")
+    assert pipeline["HadoopJarStep"]["Args"][7:] == [
+        "s3://code/cs/0.1.0/jobs/pipeline.py", "--input", "s3://raw/events", "--warehouse", "s3://lake/wh",
+        "--source", "hipages", "--new-files-only", "--steps", "events,hourly_stats,report",
+        "--report-output", "s3://lake/reports/daily.html"]
+    *_, report = steps(None, properties={}, report="s3://lake/reports/daily.html", per_job=True)
+    assert (report["Name"], report["HadoopJarStep"]["Args"][7:]) == ("clickstream report new files", [
+        "s3://code/cs/0.1.0/jobs/report.py", "--warehouse", "s3://lake/wh", "--output", "s3://lake/reports/daily.html"])
+    checked = _validate({"JobFlowId": "j-1", "Steps": steps(report="s3://r/x.html", per_job=True)})
+    assert not checked.has_errors(), checked.generate_report()
+    with pytest.raises(UsageError, match=r"^bad --report-output 'report.html'"):
+        steps(report="report.html")
+
+
 def test_the_export_step_publishes_hourly_stats_in_utc_with_the_jdbc_driver():
     export_step = steps(None, properties=PROPS, export={"jdbc_url": "jdbc:postgresql://db:5432/bi",
                                                        "target": "Analytics.Hourly", "user": "etl"})[1]

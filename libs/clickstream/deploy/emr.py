@@ -1,6 +1,7 @@
 """EMR steps for the daily pipeline, as JSON: one `pipeline` step (events then
-hourly_stats in one YARN application; `--per-job`: one step per job, as before), and
-with --export-jdbc-url an `export` of hourly_stats into PostgreSQL or Redshift.
+hourly_stats in one YARN application; `--per-job`: one step per job, as before), with
+--report-output the report page as its last step, and with --export-jdbc-url an
+`export` of hourly_stats into PostgreSQL or Redshift.
 
     ./spark-submit.sh emr-steps --code s3://b/clickstream --input s3://raw --warehouse s3://wh
                                 (--date YYYY-MM-DD | --new-files-only) [--format api|cli] ...
@@ -74,15 +75,19 @@ def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = N
                  source: str = "hipages", action_on_failure: str = "CANCEL_AND_WAIT",
                  max_reject_rate: float | None = None, properties: dict[str, str] | None = None,
                  jars: tuple[str, ...] = EMR_DELTA_JARS, export: dict[str, str] | None = None,
-                 per_job: bool = False) -> list[dict]:
+                 per_job: bool = False, report: str | None = None) -> list[dict]:
     """The steps in the API form: one `pipeline --steps events,hourly_stats` step (one
     application: one JVM start and one warm-up a day), or with `per_job` an `events`
     step and an `hourly_stats` step. `day` None: `--new-files-only` (the same steps
     every day, for a fixed schedule); else `--date day` (a backfill). `export`
     ({jdbc_url, target, user?}): one more step publishes hourly_stats there (the dates
     changed since its last export; the password comes from the cluster's
-    configuration, never from the step)."""
+    configuration, never from the step). `report`: a URI the report page is written to,
+    by the pipeline's last step (or its own step with `per_job`); its driver needs
+    matplotlib on the nodes (docs/report.md)."""
     code, input_uri, warehouse = _uri(code, "--code"), _uri(input_uri, "--input"), _uri(warehouse, "--warehouse")
+    if report is not None:
+        report = _uri(report, "--report-output")
     if action_on_failure not in ACTIONS:
         raise UsageError(f"bad --action-on-failure {action_on_failure!r}: use one of {', '.join(ACTIONS)}")
     props = emr_properties() if properties is None else properties
@@ -100,10 +105,14 @@ def render_steps(code: str, input_uri: str, warehouse: str, day: date | None = N
             step(f"clickstream hourly_stats {label}",
                  spark_submit(code, "hourly_stats", ["--warehouse", warehouse], props, jars), action_on_failure),
         ]
+        if report:
+            steps.append(step(f"clickstream report {label}", spark_submit(
+                code, "report", ["--warehouse", warehouse, "--output", report], props, jars), action_on_failure))
     else:
+        pipeline = ["--steps", "events,hourly_stats,report", "--report-output", report] if report else \
+            ["--steps", "events,hourly_stats"]
         steps = [step(f"clickstream pipeline {source} {label}",
-                      spark_submit(code, "pipeline", [*events_args, "--steps", "events,hourly_stats"], props, jars),
-                      action_on_failure)]
+                      spark_submit(code, "pipeline", [*events_args, *pipeline], props, jars), action_on_failure)]
     if export:
         from clickstream.warehouse import jdbc
         from clickstream.deploy.packages import jdbc_packages
@@ -151,6 +160,8 @@ def parser() -> cli.ArgumentParser:
     parser.add_argument("--max-reject-rate", type=cli.fraction, help="passed to events")
     parser.add_argument("--per-job", action="store_true",
                         help="one step per job (events, hourly_stats) instead of one pipeline step")
+    parser.add_argument("--report-output", help="also write the report page to this URI, as the pipeline's last "
+                        "step (the nodes need matplotlib: docs/report.md)")
     parser.add_argument("--export-jdbc-url", help="add a step that exports hourly_stats to this database "
                         "(jdbc:postgresql://... or jdbc:redshift://...)")
     parser.add_argument("--export-target", default="public.hourly_stats",
@@ -173,6 +184,7 @@ def main(args) -> int:
     steps = render_steps(args.code, args.input, args.warehouse, args.day, source=args.source,
                          action_on_failure=args.action_on_failure, max_reject_rate=args.max_reject_rate,
                          jars=tuple(j for j in args.delta_jars.split(",") if j), per_job=args.per_job,
+                         report=args.report_output,
                          export={"jdbc_url": args.export_jdbc_url, "target": args.export_target,
                                  "user": args.export_user} if args.export_jdbc_url else None)
     print(json.dumps(to_cli(steps) if args.format == "cli" else steps, indent=2))
