@@ -211,10 +211,11 @@ def recompute(spark: SparkSession, cfg: StatsConfig, todo: Plan, events_path: st
     faults.point("stats_committed")
 
 
-def written_summary(spark: SparkSession, path: str, scope: Scope) -> dict:
-    """What a commit wrote into the `scope` of a stats table (hourly or rollup): its
-    rows, the events they count, the dates of scope.date_column, and the commit."""
-    summary = scope.apply(spark.read.format("delta").load(path)).agg(
+def written_summary(spark: SparkSession, path: str, scope: Scope, written: DataFrame) -> dict:
+    """What a commit wrote into the `scope` of a stats table (hourly or rollup), given
+    those rows (`written`): their number, the events they count, the dates of
+    scope.date_column, and the commit."""
+    summary = written.agg(
         F.count(F.lit(1)).alias("rows"),
         F.coalesce(F.sum("activity_count"), F.lit(0)).alias("events"),
         F.collect_set(F.date_format(scope.date_column, "yyyy-MM-dd")).alias("dates"),
@@ -225,10 +226,11 @@ def written_summary(spark: SparkSession, path: str, scope: Scope) -> dict:
 
 def summarise(spark: SparkSession, cfg: StatsConfig, todo: Plan, path: str, rep: dict) -> None:
     """Count what the commit wrote into the report, and write the CSV extract."""
-    summary = written_summary(spark, path, todo.scope)
+    written = todo.scope.apply(spark.read.format("delta").load(path))
+    summary = written_summary(spark, path, todo.scope, written)
     rep.update(rows_written=summary["rows_written"], events_counted=summary["events_counted"],
                days_recomputed=list(todo.days) or summary["dates"], commit=summary["commit"])
-    write_extract(spark, cfg, todo, todo.scope.apply(spark.read.format("delta").load(path)), rep)
+    write_extract(spark, cfg, todo, written, rep)
 
 
 def write_extract(spark: SparkSession, cfg: StatsConfig, todo: Plan, rows: DataFrame, rep: dict) -> None:

@@ -202,7 +202,8 @@ def run(spark: SparkSession, cfg: RollupConfig) -> dict:
         "status": "succeeded", "attempts": attempts,
     }
     if todo.recomputes:
-        summary = written_summary(spark, path, todo.scope())
+        scope = todo.scope()
+        summary = written_summary(spark, path, scope, scope.apply(spark.read.format("delta").load(path)))
         rep.update(rows_written=summary["rows_written"], events_counted=summary["events_counted"],
                    periods_recomputed=[p.isoformat() for p in todo.periods] or summary["dates"],
                    commit=summary["commit"])
