@@ -69,8 +69,8 @@ def parse_args(argv: list[str]) -> MaintainConfig:
     if args.retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(f"--retain-hours {args.retain_hours} is below {MIN_RETAIN_HOURS}: a run or query "
                          "still reading older files would fail")
-    if args.register is not None and not catalog.NAME.match(args.register):
-        raise UsageError(f"bad --register {args.register!r}: use lower-case letters, digits and '_'")
+    if args.register is not None:
+        catalog.checked(args.register, "--register")
     if args.no_optimize and args.no_vacuum and not args.manifest and not args.register:
         raise UsageError("--no-optimize and --no-vacuum together leave nothing to do")
     names = tuple(n.strip() for n in args.tables.split(",")) if args.tables else ()

@@ -26,12 +26,17 @@ DATABASE_SETTING = "spark.clickstream.catalog.database"
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 
 
+def checked(name: str, what: str) -> str:
+    """`name` if it is a database name this module writes into SQL (UsageError naming `what` if not)."""
+    if not NAME.match(name):
+        raise UsageError(f"bad {what} {name!r}: use lower-case letters, digits and '_'")
+    return name
+
+
 def database(spark: SparkSession) -> str | None:
     """The database named by DATABASE_SETTING, checked; None when it is not set."""
     name = spark.conf.get(DATABASE_SETTING, None) or None
-    if name is not None and not NAME.match(name):
-        raise UsageError(f"bad {DATABASE_SETTING} {name!r}: use lower-case letters, digits and '_'")
-    return name
+    return None if name is None else checked(name, DATABASE_SETTING)
 
 
 def _same(a: str, b: str) -> bool:
