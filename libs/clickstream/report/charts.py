@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import math
 
-from clickstream.report.model import SourceReport
+from clickstream.report.model import SourceReport, days
 
 WIDTH, HEIGHT = 10.0, 2.8  # inches; the page scales every chart to its column's width
 COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
@@ -63,10 +63,6 @@ def _date_axis(ax, first: dt.date, last: dt.date) -> None:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlim(dt.datetime.combine(first, dt.time()), dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
-
-
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
 
 
 def _mark_flags(ax, src: SourceReport, metric: str) -> None:
@@ -141,14 +137,14 @@ def rejects_per_day(src: SourceReport, first: dt.date, last: dt.date) -> str | N
         return None
     reasons = sorted({r for by in src.rejects_by_day.values() for r in by},
                      key=lambda r: -sum(by.get(r, 0) for by in src.rejects_by_day.values()))
-    days = _days(first, last)
-    centres = [dt.datetime.combine(d, dt.time(12)) for d in days]
+    shown = days(first, last)
+    centres = [dt.datetime.combine(d, dt.time(12)) for d in shown]
     with _rc():
         fig = _figure()
         ax = fig.subplots()
-        bottom = [0] * len(days)
+        bottom = [0] * len(shown)
         for i, reason in enumerate(reasons):
-            values = [src.rejects_by_day.get(d, {}).get(reason, 0) for d in days]
+            values = [src.rejects_by_day.get(d, {}).get(reason, 0) for d in shown]
             ax.bar(centres, values, bottom=bottom, width=0.8, color=COLOURS[i % len(COLOURS)], label=reason)
             bottom = [b + v for b, v in zip(bottom, values)]
         _counts(ax)
@@ -191,11 +187,11 @@ def _session_axis(src: SourceReport, first: dt.date, last: dt.date, name: str, t
     """`series(ax, days, by_day)` draws over every day of the range (noon, UTC); a day
     without sessions has no value there, and a line leaves a gap."""
     by_day = {s.day: s for s in src.sessions}
-    days = [dt.datetime.combine(d, dt.time(12)) for d in _days(first, last)]
+    noons = [dt.datetime.combine(d, dt.time(12)) for d in days(first, last)]
     with _rc():
         fig = _figure(HEIGHT * 0.85)
         ax = fig.subplots()
-        series(ax, days, [by_day.get(d.date()) for d in days])
+        series(ax, noons, [by_day.get(d.date()) for d in noons])
         ax.set_title(title)
         _date_axis(ax, first, last)
         return _svg(fig, f"{src.source}-{name}")

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 
 from clickstream.report.anomalies import Flag
 
+TOP_VALUES = 8  # the url_level1 values the page ranks
+
+
+def days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from `first` to `last`, both included."""
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+
 
 @dataclass(frozen=True)
 class Run:

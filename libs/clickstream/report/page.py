@@ -16,9 +16,8 @@ import html
 from typing import Callable
 
 from clickstream.report import charts
-from clickstream.report.model import ReportData, SourceReport
+from clickstream.report.model import TOP_VALUES, ReportData, SourceReport, days
 
-TOP_VALUES = 8
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222;
        margin: 0 auto; max-width: 1100px; padding: 16px 24px 48px; background: #fff; }
@@ -131,8 +130,8 @@ def _days_without_runs(data: ReportData, src: SourceReport) -> str:
         return ""
     ran = {r.started.date() for r in src.runs}
     since = min(ran)  # a day before the first run in the range is no missed run
-    days = [since + dt.timedelta(days=k) for k in range((data.run_last - since).days + 1)]
-    missing = [d for d in days if d not in ran and d < data.generated_at.date()]  # today's run may come yet
+    missing = [d for d in days(since, data.run_last)
+               if d not in ran and d < data.generated_at.date()]  # today's run may come yet
     if not missing:
         return ""
     shown = ", ".join(str(d) for d in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")

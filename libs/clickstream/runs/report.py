@@ -29,14 +29,13 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import cli
 from clickstream.config.errors import UsageError
 from clickstream.report import anomalies
-from clickstream.report.model import ReportData, Run, SessionDay, SourceReport
+from clickstream.report.model import TOP_VALUES, ReportData, Run, SessionDay, SourceReport, days
 from clickstream.rules import report as report_rules
 from clickstream.warehouse import fs, tables
 
 log = logging.getLogger("clickstream.report")
 TABLES = ("events", "rejects", "hourly_stats", "sessions")
 MAX_DAYS = 366
-TOP_VALUES = 8
 # Besides the relative floor, a flag needs an absolute change: 20 events a day (so that a
 # sparse feed's 3 events after a quiet week are no news), or half a percentage point of
 # reject rate.
@@ -109,10 +108,6 @@ def _run_reports(spark: SparkSession, warehouse: str) -> DataFrame | None:
             .json([fs.literal_path(f) for f in files]))
 
 
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
-
-
 def _window(cfg: ReportConfig, hourly: DataFrame | None, events: DataFrame | None,
             today: dt.date) -> tuple[dt.date, dt.date]:
     """(first, last) day shown: --until, else the newest day with events (hourly_stats',
@@ -143,8 +138,8 @@ def _volume(hourly: DataFrame, cfg: ReportConfig, history_from: dt.date, first: 
         daily[r["source"]][day] = daily[r["source"]].get(day, 0) + r["events"]
         if day >= first:
             src(r["source"]).hours[r["hour"]] = r["events"]
-    for name, days in daily.items():
-        src(name).daily_events = {d: days.get(d, 0) for d in _days(min(days), last)}
+    for name, per_day in daily.items():
+        src(name).daily_events = {d: per_day.get(d, 0) for d in days(min(per_day), last)}
     in_window = shown.where(F.col("event_date") >= F.lit(first))
     for r in in_window.transform(report_rules.activity_mix).orderBy(F.desc("events"), "activity").collect():
         src(r["source"]).activities.append((r["activity"], r["events"]))
@@ -232,8 +227,8 @@ def gather(spark: SparkSession, cfg: ReportConfig, warehouse: str, now: dt.datet
             src(r["source"]).newest_event = r["newest_event"]
 
     # Today is still filling: never judged.
-    judged = [d for d in _days(first, last) if d != now.date()]
-    judged_runs = [d for d in _days(run_first, run_last) if d != now.date()]
+    judged = [d for d in days(first, last) if d != now.date()]
+    judged_runs = [d for d in days(run_first, run_last) if d != now.date()]
     for s in by_source.values():
         _flag(s, judged, judged_runs, first, run_first)
     shown = [by_source[k] for k in sorted(by_source) if _shows_something(by_source[k]) or k == cfg.source]
