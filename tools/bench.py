@@ -127,20 +127,26 @@ def default_files(events: int) -> int:
     return max(4, events // 250_000)
 
 
+def cached(target: Path, what: str, build) -> Path:
+    """`target`, made by `build()` unless a `_COMPLETE` marker says an earlier run made it whole."""
+    if (target / "_COMPLETE").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    print(f"bench: {what} -> {target}", flush=True)
+    build()
+    (target / "_COMPLETE").write_text("")
+    return target
+
+
 def input_dir(events: int, files: int, seed: int, work: Path, name: str | None = None,
               generate_opts: tuple[str, ...] = ()) -> Path:
     """The generated input for these parameters (in `work/name`, default
     input-<N>-<K>-<seed>), generated on first use."""
     target = work / (name or f"input-{events}-{files}-{seed}")
-    if (target / "_COMPLETE").exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    print(f"bench: generating {events} events in {files} files -> {target}", flush=True)
-    measure(["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
-             "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01", *generate_opts],
-            work / f"generate-{target.name}.log")
-    (target / "_COMPLETE").write_text("")
-    return target
+    return cached(target, f"generating {events} events in {files} files", lambda: measure(
+        ["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
+         "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01", *generate_opts],
+        work / f"generate-{target.name}.log"))
 
 
 def files_per_partition(table: Path) -> dict:
@@ -174,11 +180,8 @@ def history_warehouse(events: int, seed: int, work: Path, submit_opts: list[str]
         return target
     inp = input_dir(events, default_files(events), seed, work, name=f"history-{events}",
                     generate_opts=("--start", "2017-01-02", "--first-id", str(HISTORY_FIRST_ID)))
-    shutil.rmtree(target, ignore_errors=True)
-    print(f"bench: ingesting the history -> {target}", flush=True)
-    measure(pipeline_cmd(inp, target, "history", "events,hourly_stats", submit_opts), work / "history-wh.log")
-    (target / "_COMPLETE").write_text("")
-    return target
+    return cached(target, "ingesting the history", lambda: measure(
+        pipeline_cmd(inp, target, "history", "events,hourly_stats", submit_opts), work / "history-wh.log"))
 
 
 def into_history(inp: Path, history: Path, work: Path, i: int, submit_opts: list[str]) -> dict:
@@ -199,14 +202,8 @@ def report_warehouse(inp: Path, events: int, work: Path, submit_opts: list[str])
     """A warehouse of the bench input with every table the report reads, built once and
     cached (`_COMPLETE` says it is whole)."""
     target = work / f"report-wh-{events}"
-    if (target / "_COMPLETE").exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    print(f"bench: building the report's warehouse -> {target}", flush=True)
-    measure(pipeline_cmd(inp, target, "report-wh", "events,hourly_stats,sessions", submit_opts),
-            work / "report-wh.log")
-    (target / "_COMPLETE").write_text("")
-    return target
+    return cached(target, "building the report's warehouse", lambda: measure(
+        pipeline_cmd(inp, target, "report-wh", "events,hourly_stats,sessions", submit_opts), work / "report-wh.log"))
 
 
 def report_run(wh: Path, work: Path, i: int, submit_opts: list[str]) -> dict:
