@@ -7,12 +7,13 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 
 import pyspark.sql.functions as F
 import pytest
 from delta.tables import DeltaTable
 
-from clickstream.config import schemas
+from clickstream.config import faults, schemas
 from clickstream.warehouse import tables
 from clickstream.runs import events, hourly_stats
 from clickstream.config.errors import JobFailed, UsageError
@@ -125,6 +126,58 @@ def test_a_file_appended_after_it_was_taken_is_reported_and_taken_again_by_path(
     assert table_rows(spark, wh, "rejects", "raw", "run_id") == [("{bad", "r3")]
 
 
+def test_a_file_empty_when_planned_and_written_during_the_batch_is_reported_and_taken_by_path(
+        spark, hipages_profile, tmp_path, monkeypatch, caplog):
+    """Log rotation: b.json is created empty, a stream plans it (Spark reads nothing of a
+    0-byte file), and the writer appends while the batch commits. The record keeps what
+    the read saw (0 bytes, at the modification time it was planned at), so the next run
+    reports b.json as changed, and `events --input b.json` takes its lines. (The record
+    used to take the size at record time: b.json matched it, and its lines were lost.)
+    The batch pauses at `events_committed` (after the MERGE, before the record) and goes
+    on once CLICKSTREAM_RESUME_FILE exists."""
+    src, wh = tmp_path / "in", tmp_path / "wh"
+    write_lines(src / "a.json", [L("a1")])
+    b = src / "b.json"
+    b.write_bytes(b"")
+    os.utime(b, ns=(1_600_000_000_123_000_000, 1_600_000_000_123_000_000))
+    resume, paused = tmp_path / "resume", threading.Event()
+    monkeypatch.setenv(faults.ENV, "events_committed")
+    monkeypatch.setenv(faults.RESUME_ENV, str(resume))
+    point = faults.point
+
+    def announce(name):
+        if name == "events_committed":
+            paused.set()
+        point(name)
+
+    monkeypatch.setattr(faults, "point", announce)
+    done = {}
+    job = threading.Thread(target=lambda: done.setdefault("rep", run_events(
+        spark, hipages_profile, src, wh, "r1", new_files_only=True)))
+    job.start()
+    assert paused.wait(300)
+    with b.open("a") as f:  # the writer, during the batch
+        f.write(L("b1") + "\n" + L("b2") + "\n")
+    resume.touch()
+    job.join(300)
+    monkeypatch.delenv(faults.ENV)
+    assert done["rep"].events_written == 1
+    record = {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line)
+              for line in (wh / "_files" / "hipages" / "run-r1-b0.jsonl").read_text().splitlines()}
+    assert [(r["lines"], r["size"], r["modified"]) for r in (record["a.json"], record["b.json"])] == [
+        (1, (src / "a.json").stat().st_size, (src / "a.json").stat().st_mtime_ns // 1_000_000),
+        (0, 0, 1_600_000_000_123)]
+    assert f"file:{b} was empty when this batch read it and has {b.stat().st_size} byte(s) now" in caplog.text
+
+    rep = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    assert (rep.files_changed_after_ingest, rep.input_files) == ([f"file:{b}"], [])
+    assert f"changed after they were ingested (another size or modification time): file:{b}" in caplog.text
+    again = run_events(spark, hipages_profile, b, wh, "r3")
+    assert (again.events_written, again.duplicates) == (2, 0)
+    assert run_events(spark, hipages_profile, src, wh, "r4", new_files_only=True).files_changed_after_ingest == []
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == [("a1", "r1"), ("b1", "r3"), ("b2", "r3")]
+
+
 def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark, hipages_profile, tmp_path):
     src, wh = tmp_path / "in", tmp_path / "wh"
     write_lines(src / "2017/02/02/a.json", [L("a1"), L("a2"), "{bad"])
@@ -149,7 +202,7 @@ def test_a_merge_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile
     path = f"file:{wh}/events"
     first = events.read_lines(spark, [str(write_lines(tmp_path / "b.json", [L("b1")]))])
     cfg = events.EventsConfig(input="", warehouse=str(wh), profile=hipages_profile, run_id="r2")
-    batch = events.commit_batch(spark, cfg, f"file:{wh}", first, [f"file:{tmp_path}/b.json"], txn=("app-1", 7))
+    batch = events.commit_batch(spark, cfg, f"file:{wh}", first, {f"file:{tmp_path}/b.json": 0}, txn=("app-1", 7))
     assert batch.events_written == 1 and batch.events_commit is not None
     before = version(spark, path)
     new = spark.read.format("delta").load(path).where("event_id = 'b1'").withColumn("event_id", F.lit("c1"))

@@ -1,6 +1,8 @@
 """Pause points for the crash tests: `CLICKSTREAM_PAUSE_AT=<point>` makes a job print
 `clickstream: paused at <point>` and wait there, so that a test can SIGKILL it at
-exactly that point. Unset (always, outside tests), `point()` does nothing.
+exactly that point. With `CLICKSTREAM_RESUME_FILE=PATH` too, the paused job goes on
+once PATH exists (a local path), so that a test can change the world at that point
+and watch what the run makes of it. Unset (always, outside tests), `point()` does nothing.
 
 Points, in the order a run passes them:
     reading            the input is listed (and a stream's batch planned), nothing read yet
@@ -19,6 +21,7 @@ import sys
 import time
 
 ENV = "CLICKSTREAM_PAUSE_AT"
+RESUME_ENV = "CLICKSTREAM_RESUME_FILE"
 POINTS = ("reading", "rejects_committed", "events_committed", "stats_committed", "staging_created",
           "staging_written")
 
@@ -28,5 +31,7 @@ def point(name: str) -> None:
         raise ValueError(f"unknown pause point {name!r}")
     if os.environ.get(ENV) == name:
         print(f"clickstream: paused at {name}", file=sys.stderr, flush=True)
-        while True:
-            time.sleep(60)
+        resume = os.environ.get(RESUME_ENV)
+        while not (resume and os.path.exists(resume)):
+            time.sleep(0.05 if resume else 60)
+        print(f"clickstream: resumed at {name}", file=sys.stderr, flush=True)

@@ -345,30 +345,45 @@ def missing_files(spark: SparkSession, cfg: EventsConfig, files: list[str], file
 
 
 def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: DataFrame,
-                 files: list[str], txn: tuple[str, int] | None = None) -> run_reports.Batch:
-    """`_commit_batch`, classified again and retried when another writer's commit
-    conflicts, at most `cfg.max_attempts` times; a committed batch's files go into the
-    record of files read (clickstream.warehouse.ingested)."""
+                 planned: dict[str, int], txn: tuple[str, int] | None = None) -> run_reports.Batch:
+    """`_commit_batch` over the `planned` files (path -> the modification time they were
+    listed at), classified again and retried when another writer's commit conflicts, at
+    most `cfg.max_attempts` times; a committed batch's files go into the record of files
+    read (clickstream.warehouse.ingested)."""
+    files = list(planned)
     batch, attempts = tables.retrying(
         lambda: _commit_batch(spark, cfg, warehouse, lines, files, txn), cfg.max_attempts, log, "classifying",
         "nothing of the last attempt's events is committed", also=(TableMoved,))
     batch.attempts = attempts
     if batch.status == "succeeded":
-        uris = {fs.file_uri(spark, f): f for f in batch.files}
-        read = {uris[uri]: r for uri, r in batch.reads.items() if uri in uris}
-        for f in batch.files:
-            if f not in read:  # an empty file: no line to carry its size
-                size, modified = fs.file_stats(spark, fs.literal_path(f)).get(f, (0, 0))
-                read[f] = ingested.FileRead(0, size, modified)
-        ingested.record(spark, warehouse, cfg.source, cfg.run_id, txn[1] if txn else None, read)
+        ingested.record(spark, warehouse, cfg.source, cfg.run_id, txn[1] if txn else None,
+                        what_was_read(spark, batch, planned))
     return batch
+
+
+def what_was_read(spark: SparkSession, batch: run_reports.Batch, planned: dict[str, int]) -> dict[str, ingested.FileRead]:
+    """The record of a committed batch's files, keyed by path: what the read saw. A file
+    with no line read was empty when it was read (any byte makes a line): size 0, at the
+    modification time it was planned at, whatever it holds now. A writer that appended
+    to it since (log rotation: created empty, then written) makes it differ from its
+    record, so the next `--new-files-only` run reports it as changed after ingest."""
+    uris = {fs.file_uri(spark, f): f for f in batch.files}
+    read = {uris[uri]: r for uri, r in batch.reads.items() if uri in uris}
+    for f in batch.files:
+        if f not in read:
+            read[f] = ingested.FileRead(0, 0, planned[f])
+            now = fs.file_stats(spark, fs.literal_path(f)).get(f)
+            if now is not None and now != (0, planned[f]):
+                log.warning("%s was empty when this batch read it and has %d byte(s) now: its lines are not "
+                            "read; run events --input FILE to take it (docs/scheduling.md)", f, now[0])
+    return read
 
 
 def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_reports.RunReport) -> None:
     root = fs.qualify(spark, cfg.input)
     if not fs.is_directory(spark, root):
         raise UsageError(f"--new-files-only needs the input root directory; {cfg.input} is not a directory")
-    stats = fs.file_stats(spark, root)
+    stats = fs.file_stats(spark, fs.literal_path(root))  # the root is a name, not a glob
     listed = sorted(stats)
     rep.files_changed_after_ingest = ingested.changed_after_ingest(spark, warehouse, cfg.source, stats)
     if rep.files_changed_after_ingest:
@@ -386,14 +401,14 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
 
     def handle(batch_lines: DataFrame, batch_id: int, app_id: str) -> None:
         session = batch_lines.sparkSession
-        files = incremental.batch_files(session, checkpoint, batch_id)
+        planned = incremental.batch_files(session, checkpoint, batch_id)
         faults.point("reading")
         lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"),
                                    "block_start", "file_size", "file_modified")
-        batch = commit_batch(session, cfg, warehouse, lines, files, txn=(app_id, batch_id))
+        batch = commit_batch(session, cfg, warehouse, lines, planned, txn=(app_id, batch_id))
         batch.batch_id = batch_id
         rep.add(batch)
-        log.info("batch %d: %d file(s), %d new event(s)", batch_id, len(files), batch.events_written)
+        log.info("batch %d: %d file(s), %d new event(s)", batch_id, len(planned), batch.events_written)
         if batch.status != "succeeded":
             # Not returning normally keeps the batch out of the checkpoint's commit log:
             # its files stay unprocessed.
@@ -426,10 +441,11 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
             log.warning("no input files for %d of %d requested day(s): %s (layout %s under %s)",
                         len(dated.days_missing), len(cfg.days), ", ".join(dated.days_missing), cfg.input_layout,
                         cfg.input)
-        files = dated.files
+        listed = dated.files
     elif not cfg.new_files_only:
-        files = fs.list_input_files(spark, cfg.input)
+        listed = fs.list_input_files(spark, cfg.input)
     if not cfg.new_files_only:
+        files = list(listed)
         csv_headers(spark, cfg.profile, files)  # before any table is created or changed
     events_path = tables.table_path(warehouse, "events")
     for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
@@ -460,7 +476,8 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
     elif files:
         log.info("run %s: %d input file(s) from %s", cfg.run_id, len(files), cfg.input)
         faults.point("reading")
-        rep.add(commit_batch(spark, cfg, warehouse, read_lines(spark, files), files))
+        rep.add(commit_batch(spark, cfg, warehouse, read_lines(spark, files),
+                             {f: modified for f, (_, modified) in listed.items()}))
     else:
         log.warning("no input files in %s (an empty directory): nothing to read", cfg.input)
     if rep.status == "failed_reject_rate":

@@ -81,11 +81,11 @@ def exists(spark: SparkSession, uri: str) -> bool:
     return bool(fs.exists(path))
 
 
-def list_input_files(spark: SparkSession, pattern: str) -> list[str]:
-    """`list_files`, but a UsageError when nothing matches: a path that does not exist,
+def list_input_files(spark: SparkSession, pattern: str) -> dict[str, tuple[int, int]]:
+    """`file_stats`, but a UsageError when nothing matches: a path that does not exist,
     or a glob that matches no file. An existing directory with no (visible) file in it
-    is no error: [] (a feed that sent nothing today)."""
-    files = list_files(spark, pattern)
+    is no error: {} (a feed that sent nothing today)."""
+    files = dict(sorted(file_stats(spark, pattern).items()))
     if not files and not is_directory(spark, pattern):
         raise UsageError(f"input path matches no files: {pattern}")
     return files

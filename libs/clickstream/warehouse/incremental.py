@@ -58,16 +58,18 @@ def new_file_stream(spark: SparkSession, root: str, max_files_per_batch: int | N
                                     *ingested.file_columns())
 
 
-def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> list[str]:
+def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> dict[str, int]:
     """The files Spark's file-source log gave one batch (`sources/0/<id>`, or the
-    `<id>.compact` file that holds every entry up to it)."""
+    `<id>.compact` file that holds every entry up to it), each with the modification
+    time (ms) Spark listed it at when it planned the batch, sorted by path."""
     base = fs.join(checkpoint, "sources", "0")
     for name in (str(batch_id), f"{batch_id}.compact"):
         text = fs.read_text(spark, fs.join(base, name))
         if text is not None:
             entries = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
             # The log holds URIs ('%20' for a space); the run works with paths.
-            return sorted(fs.from_uri(spark, e["path"]) for e in entries if e.get("batchId") == batch_id)
+            return dict(sorted((fs.from_uri(spark, e["path"]), int(e["timestamp"]))
+                               for e in entries if e.get("batchId") == batch_id))
     raise RuntimeError(f"the file-source log in {base} has no entry for batch {batch_id}")
 
 

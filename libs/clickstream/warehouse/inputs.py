@@ -14,7 +14,7 @@ from clickstream.config.profiles import layout_prefix
 
 @dataclass(frozen=True)
 class DatedInput:
-    files: list[str]
+    files: dict[str, tuple[int, int]]  # path -> (size, modified), as listed, sorted by path
     days_requested: list[str]
     days_missing: list[str] = field(default_factory=list)
 
@@ -28,14 +28,15 @@ def days_between(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
 def dated_files(spark: SparkSession, root: str, layout: str, days: tuple[dt.date, ...]) -> DatedInput:
     """The files under each day's prefix (`root/<layout of day>/...`), and the days that
     have none. UsageError when no day has any."""
-    files, missing = [], []
+    files, missing = {}, []
     for day in days:
-        found = fs.list_files(spark, fs.join(root, layout_prefix(layout, day)))
+        # The root is a name, not a glob ('in[1]' is that directory).
+        found = fs.file_stats(spark, fs.join(fs.literal_path(root), layout_prefix(layout, day)))
         if not found:
             missing.append(day.isoformat())
-        files.extend(found)
+        files.update(found)
     requested = [d.isoformat() for d in days]
     if not files:
         span = requested[0] if len(requested) == 1 else f"{requested[0]}..{requested[-1]}"
         raise UsageError(f"no input files for any requested day ({span}) under {root} with layout {layout}")
-    return DatedInput(files=sorted(files), days_requested=requested, days_missing=missing)
+    return DatedInput(files=dict(sorted(files.items())), days_requested=requested, days_missing=missing)
