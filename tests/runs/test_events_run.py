@@ -239,3 +239,70 @@ def test_a_path_with_an_unknown_scheme_is_a_usage_error(spark, hipages_profile, 
     src = write_lines(tmp_path / "a.json", [L("e1")])
     with pytest.raises(UsageError, match='cannot use path nope://bucket/wh: .*No FileSystem for scheme "nope"'):
         run(spark, hipages_profile, src, "nope://bucket/wh", "r1")
+
+
+def read_with_deltalake_and_duckdb(path) -> tuple[list[dict], list[tuple]]:
+    """A Delta table as two other engines read it: delta-rs (every column, as Python
+    values) and DuckDB over the Parquet files of its current version. Both refuse a
+    STRING that is not valid UTF-8."""
+    import deltalake
+    import duckdb
+
+    table = deltalake.DeltaTable(str(path))
+    rows = table.to_pyarrow_dataset().to_table(use_threads=False).to_pylist()
+    files = [unquote(uri.removeprefix("file://")) for uri in table.file_uris()]
+    with duckdb.connect() as con:
+        strings = con.execute("SELECT * FROM read_parquet(?)", [files]).fetchall() if files else []
+    return rows, strings
+
+
+def test_a_badly_encoded_line_is_kept_whole_and_every_engine_reads_the_rejects(spark, hipages_profile, tmp_path):
+    """A bad_encoding reject's `raw` is valid UTF-8 (U+FFFD for each invalid sequence) and
+    `raw_binary` holds its bytes exactly as read; delta-rs and DuckDB read both tables.
+    (`raw` used to hold the bytes as read: DuckDB failed on "Invalid string encoding",
+    delta-rs with UnicodeDecodeError.)"""
+    wh, src = tmp_path / "wh", tmp_path / "in" / "a.json"
+    bad = b'{"event_id": "x", "note": "caf\xff\xfe"}'
+    too_long = b"\xe9" * (len(L("e1")) + 40)  # Latin-1 bytes over --max-line-bytes
+    src.parent.mkdir()
+    src.write_bytes(L("e1").encode() + b"\n" + bad + b"\n" + too_long + b"\n" + L("e2").encode() + b"\n")
+    cfg = events.EventsConfig(input=str(src), warehouse=str(wh), profile=hipages_profile, run_id="r1",
+                              max_reject_rate=1.0, max_line_bytes=len(L("e1")) + 20)
+    rep = events.run(spark, cfg)
+    assert (rep.events_written, rep.rejected) == (2, {"bad_encoding": 1, "line_too_long": 1})
+
+    rows, strings = read_with_deltalake_and_duckdb(wh / "rejects")
+    assert sorted((r["reason"], r["raw"], r["raw_binary"], r["raw_bytes"]) for r in rows) == [
+        ("bad_encoding", '{"event_id": "x", "note": "caf\ufffd\ufffd"}', bad, len(bad)),
+        ("line_too_long", "\ufffd" * len(too_long), too_long, len(too_long)),  # under 1,000 characters: all
+    ]
+    assert len(strings) == 2
+    events_rows, events_strings = read_with_deltalake_and_duckdb(wh / "events")
+    assert sorted(r["event_id"] for r in events_rows) == ["e1", "e2"] and len(events_strings) == 2
+    assert table_rows(spark, wh, "rejects", "reason", "raw_binary") == [
+        ("bad_encoding", bytearray(bad)), ("line_too_long", bytearray(too_long))]
+    props = DeltaTable.forPath(spark, str(wh / "rejects")).detail().first()["properties"]
+    assert props[tables.RAW_UTF8_PROPERTY] == "true"
+
+
+def test_a_rejects_table_from_before_raw_binary_is_repaired_by_the_next_run(spark, hipages_profile, tmp_path):
+    """A table an older version wrote (no `raw_binary`, invalid bytes in `raw`) is brought
+    up to date by the next events run: the column added, each invalid `raw` moved to
+    `raw_binary` and replaced by its valid text, the other rows untouched."""
+    wh = tmp_path / "wh"
+    old_lines = tmp_path / "old.txt"
+    old_lines.write_bytes(b"{caf\xe9\n{ok\n")
+    (spark.read.text(str(old_lines))
+     .select(F.col("value").alias("raw"), F.lit("bad_encoding").alias("reason"),
+             F.lit("file:/in/old.json").alias("source_file"), F.lit("r0").alias("run_id"),
+             F.octet_length("value").cast("long").alias("raw_bytes"))
+     .write.format("delta").save(str(wh / "rejects")))
+    run(spark, hipages_profile, write_lines(tmp_path / "in" / "a.json", [L("e1"), "{new"]), wh, "r1", 1.0)
+
+    rows, _ = read_with_deltalake_and_duckdb(wh / "rejects")
+    assert sorted((r["raw"], r["raw_binary"], r["run_id"]) for r in rows) == [
+        ("{caf\ufffd", b"{caf\xe9", "r0"), ("{new", None, "r1"), ("{ok", None, "r0")]
+    history = [r["operation"] for r in DeltaTable.forPath(spark, str(wh / "rejects")).history().collect()]
+    assert history == ["WRITE", "SET TBLPROPERTIES", "UPDATE", "ADD COLUMNS", "WRITE"]
+    run(spark, hipages_profile, tmp_path / "in" / "a.json", wh, "r2", 1.0)  # repaired once: no second UPDATE
+    assert [r["operation"] for r in DeltaTable.forPath(spark, str(wh / "rejects")).history().collect()][1:] == history

@@ -37,6 +37,9 @@ REJECTS_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType(), False),
     # The line's length in bytes as read (line_too_long keeps only a prefix in `raw`).
     T.StructField("raw_bytes", T.LongType(), True),
+    # The bytes of `raw` exactly as read, when they are not valid UTF-8 (`raw` then holds
+    # U+FFFD for each invalid sequence, so that every engine can read it); else NULL.
+    T.StructField("raw_binary", T.BinaryType(), True),
 ])
 REJECTS_COLUMNS = REJECTS_SCHEMA.fieldNames()
 

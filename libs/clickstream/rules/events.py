@@ -144,6 +144,25 @@ def is_valid_utf8(col: Column, spark_version: str) -> Column:
     return col.cast("binary") == F.encode(col, "UTF-8")
 
 
+def as_valid_utf8(text: Column) -> Column:
+    """The text with each sequence of bytes that is not valid UTF-8 replaced by U+FFFD
+    (one per maximal invalid sequence, as Java's decoder does): valid UTF-8, which every
+    engine reads; valid text is unchanged. b'x\\xff\\xfey' -> 'x\ufffd\ufffdy'."""
+    return F.encode(text, "UTF-8").cast("string")
+
+
+def to_rejects(df: DataFrame, run_id: str) -> DataFrame:
+    """The rejected lines as rows of the rejects table: `raw` the line as valid UTF-8
+    text (a line_too_long's first characters only, see `with_line_checks`), and
+    `raw_binary` its bytes exactly as read when those are not valid UTF-8 (NULL else),
+    so no reject is lost and none makes the table unreadable for another engine."""
+    is_valid = is_valid_utf8(F.col("value"), df.sparkSession.version)
+    return df.filter(F.col("status") == "rejected").select(
+        as_valid_utf8(F.col("value")).alias("raw"), "reason", "source_file", F.lit(run_id).alias("run_id"),
+        "raw_bytes", F.when(~is_valid, F.col("value").cast("binary")).alias("raw_binary"),
+    )
+
+
 def with_line_checks(df: DataFrame, max_line_bytes: int = MAX_LINE_BYTES) -> DataFrame:
     """`raw_bytes` (the line's length as read), `is_too_long` (more than `max_line_bytes`),
     `is_bad_encoding` (not valid UTF-8), and `_line`, the text the format reader parses:

@@ -288,10 +288,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
                                   lines_read=sum(read.lines for read in reads.values()), reads=reads,
                                   **run_reports.count_statuses(classified))
         batch.check_arithmetic()
-        rejects = classified.filter(F.col("status") == "rejected").select(
-            F.col("value").alias("raw"),  # a line_too_long's first characters only (rules.events.with_line_checks)
-            "reason", "source_file", F.lit(cfg.run_id).alias("run_id"), "raw_bytes",
-        )
+        rejects = classified.transform(event_rules.to_rejects, cfg.run_id)
         rejects_path = tables.table_path(warehouse, "rejects")
         with tables.commit_metadata(spark, **metadata):
             rejects_commit = tables.replace_rejects(spark, rejects_path, rejects, file_uris)
@@ -452,8 +449,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         try:
             tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED)
             tables.migrate_events(spark, events_path, warehouse)
-            tables.ensure_table(spark, tables.table_path(warehouse, "rejects"), schemas.REJECTS_SCHEMA,
-                                add_columns=True)  # raw_bytes, for a table from before it
+            tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"))
             break
         # Besides Delta's conflicts, a run that looks while another is creating the table
         # can see its `_delta_log` before the first commit: "not empty and not a Delta

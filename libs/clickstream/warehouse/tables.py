@@ -28,7 +28,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 
 from clickstream.config.errors import JobFailed
-from clickstream.config.schemas import REJECTS_COLUMNS
+from clickstream.config.schemas import REJECTS_COLUMNS, REJECTS_SCHEMA
 from clickstream.warehouse import fs
 from clickstream.warehouse.scope import Scope, sql_string
 
@@ -76,6 +76,33 @@ def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
     return builder.execute()
+
+
+# Set on a rejects table whose `raw` holds only valid UTF-8 (one made or repaired by
+# `ensure_rejects`). Before it, a bad_encoding reject kept its invalid bytes in `raw`.
+RAW_UTF8_PROPERTY = "clickstream.rejectsRawValidUtf8"
+
+
+def ensure_rejects(spark: SparkSession, path: str) -> None:
+    """The rejects table, created, or brought up to REJECTS_SCHEMA: the columns an older
+    version lacked (`raw_bytes`, `raw_binary`; one ALTER commit) and, once, a repair of
+    `raw` (one UPDATE of the files that hold a reject with invalid UTF-8 in `raw`: its
+    bytes move to `raw_binary`, `raw` gets U+FFFD in their place), then the property
+    that says it is done. A run killed in between repeats the repair, which finds
+    nothing left to change."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        ensure_table(spark, path, REJECTS_SCHEMA, properties={RAW_UTF8_PROPERTY: "true"})
+        return
+    table = ensure_table(spark, path, REJECTS_SCHEMA, add_columns=True)
+    if (table.detail().first()["properties"] or {}).get(RAW_UTF8_PROPERTY) == "true":
+        return
+    # Spark 3.5 has no is_valid_utf8: invalid bytes are those that differ from the UTF-8
+    # encoding of their decoding (see rules.events.is_valid_utf8).
+    table.update("raw IS NOT NULL AND CAST(raw AS BINARY) != encode(raw, 'UTF-8')", {
+        "raw_binary": "CAST(raw AS BINARY)",
+        "raw": "CAST(encode(raw, 'UTF-8') AS STRING)",
+    })
+    pin_property(spark, path, RAW_UTF8_PROPERTY, "true")
 
 
 def pin_property(spark: SparkSession, path: str, key: str, value: str) -> str | None:
