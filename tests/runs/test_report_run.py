@@ -63,7 +63,7 @@ def run_report_file(wh, day: dt.date, rejected: int) -> tuple[str, int]:
 
 def reject_rows(day: dt.date, run_id: str, n: int, first: int = 0) -> list[tuple]:
     """n rejects of a run; every fourth is malformed_json."""
-    return [("{bad", "malformed_json" if i % 4 == 0 else "bad_url", f"file:/in/{day}.json", run_id, 4)
+    return [("{bad", "malformed_json" if i % 4 == 0 else "bad_url", f"file:/in/{day}.json", run_id, 4, None)
             for i in range(first, first + n)]
 
 
@@ -193,3 +193,24 @@ def test_a_warehouse_with_only_events_gives_a_page_of_its_runs_and_freshness(spa
     assert [n.split(":")[0] for n in rep["notes"]] == [
         "The warehouse has no hourly_stats table", "The warehouse has no sessions table"]
     assert 'data-empty="hipages:events-per-hour">No hourly_stats rows between 2017-01-05 and 2017-02-03.' in html
+
+
+def test_twenty_thousand_activities_make_eight_bars_and_one_other(spark, tmp_path):
+    """The activity mix is the TOP_VALUES biggest activities and one bar for the rest,
+    whatever the feed sends: 20,000 distinct activities, one of them 1 MiB long, make a
+    page of a few hundred KB (it used to draw one bar per activity)."""
+    wh, day = tmp_path / "wh", dt.date(2017, 2, 2)
+    huge = "$" + "a" * (1 << 20)
+    rows = [(f"{day:%Y%m%d}{k % 24:02d}", "hipages", "x", f"act-{k:05d}", 1, 1, None, day) for k in range(20_000)]
+    rows += [(f"{day:%Y%m%d}10", "hipages", "x", name, n, 1, None, day)
+             for name, n in ((huge, 500), ("page_view", 900), (r"$\foo$", 40), *((f"top{i}", 30 - i) for i in range(5)))]
+    (spark.createDataFrame(rows, schemas.hourly_stats_schema())
+     .write.format("delta").partitionBy("event_date").save(str(wh / "hourly_stats")))
+    rep, html = run_report(spark, wh, "many", days=1, until=day)
+    data = report.gather(spark, report.ReportConfig(warehouse=str(wh), days=1, until=day), f"file:{wh}", NOW)
+    [s] = data.sources
+    assert s.activities == [("page_view", 900), (huge, 500), (r"$\foo$", 40), *((f"top{i}", 30 - i) for i in range(5))]
+    assert s.other_activities == (20_000, 20_000)
+    assert charts_on_page(html) == ["hipages:events-per-hour", "hipages:mix"]
+    assert "other (20,000 values)" in html and "$" + "a" * 38 + "…" in html and "a" * 40 not in html
+    assert rep["bytes"] < 500_000

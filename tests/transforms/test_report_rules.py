@@ -40,8 +40,8 @@ def test_session_days_count_convert_and_take_quantiles_of_the_data(spark):
 
 
 def test_rejects_are_dated_and_sourced_by_their_runs_report_or_left_undated(spark):
-    rejects = spark.createDataFrame([("x", "bad_url", "f", "r1", 1), ("y", "bad_url", "f", "r1", 1),
-                                     ("z", "malformed_json", "g", "killed", 1)], schemas.REJECTS_SCHEMA)
+    rejects = spark.createDataFrame([("x", "bad_url", "f", "r1", 1, None), ("y", "bad_url", "f", "r1", 1, None),
+                                     ("z", "malformed_json", "g", "killed", 1, None)], schemas.REJECTS_SCHEMA)
     reports = spark.createDataFrame(
         [("r1", "events", "a", "2017-02-02T23:59:00+00:00", "succeeded", 3, 1, 2, 0),
          ("s1", "hourly_stats", "a", "2017-02-03T00:10:00+00:00", "succeeded", None, None, None, None)],

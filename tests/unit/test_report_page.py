@@ -99,3 +99,39 @@ def test_values_from_the_events_cannot_add_markup():
     html = page.render(data)
     assert html.count("<script") == 1 and "<img" not in html  # the page's own script, and no tag of theirs
     assert 'data-source="--&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!--"' in html
+
+
+def test_text_from_the_data_is_drawn_as_written_and_a_long_value_is_cut():
+    """Activities and url_level1 values are tick labels: a '$' is a dollar sign, never
+    mathtext (r'$\\foo$' used to raise "ValueError: Unknown symbol" when the figure was
+    saved, failing the report job), and a value of 10,000 characters shows as its first
+    39 and "…". matplotlib keeps each drawn text in an SVG comment, escaped."""
+    data = report_data(sources=("hipages",), flagged_day=None, days=3)
+    src = data.sources[0]
+    long = "x" * 10_000
+    src.activities = [("$\\foo$", 9), ("50% off $5 $", 8), ("<script>", 7), (long, 6), ("two\nlines", 5)]
+    src.other_activities = (19_995, 100)
+    src.top_pages = [("$\\foo$", 3), (r"$\sqrt{x}$ ^_^", 2), (None, 1)]
+    html = page.render(data)
+    mix = html[html.index('data-chart="hipages:mix"'):html.index('data-chart="hipages:sessions-per-day"')]
+    drawn = re.findall(r"<!-- (.*?) -->", mix)
+    assert drawn[6:12] == ["other (19,995 values)", "two lines", "x" * 39 + "…", "&lt;script&gt;", "50% off $5 $",
+                           "$\\foo$"]
+    assert drawn[-7:-4] == ["(none)", r"$\sqrt{x}$ ^_^", "$\\foo$"]
+    assert long not in html and html.count("<script") == 1
+    assert [page.charts.label(v) for v in (None, "", "  ", "a\tb", "y" * 40, "y" * 41)] == [
+        "(none)", "(empty)", "  ", "a b", "y" * 40, "y" * 39 + "…"]
+
+
+def test_a_page_of_20_sources_charts_10_and_lists_the_others():
+    """A page of many sources stays small: the first MAX_CHARTED_SOURCES (those with
+    flags first, then the busiest) get charts, the rest a row of figures each."""
+    names = tuple(f"feed{i:02d}" for i in range(20))
+    data = report_data(sources=names, flagged_day=20)
+    for i, src in enumerate(data.sources):  # feed00 is flagged; then the busier the higher the number
+        src.hours = {h: n * (1 + i) for h, n in src.hours.items()}
+    html = page.render(data)
+    charted = sorted({c.split(":")[0] for c in charts_of(html)})
+    assert charted == ["feed00", *names[11:]]
+    assert re.findall(r"<tr><td>(feed\d+)</td><td class=\"n\">", html) == list(names[1:11])
+    assert 'data-uncharted="10"' in html and len(html.encode()) < 5_000_000

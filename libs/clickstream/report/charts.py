@@ -17,7 +17,13 @@ WIDTH, HEIGHT = 10.0, 2.8  # inches; the page scales every chart to its column's
 COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
            "#bab0ac")
 FLAG_COLOUR = "#d62728"
+# The most characters of a value from the data (an activity, a url_level1) a chart shows;
+# a longer one is cut, with "…" at its end.
+LABEL_CHARS = 40
 RC = {
+    # Text from the data is drawn as written: a '$' is a dollar sign, never mathtext or TeX.
+    "text.parse_math": False,
+    "text.usetex": False,
     "svg.fonttype": "path",  # glyphs as shapes: the same look in any browser, with no font installed
     "font.size": 9,
     "axes.spines.top": False,
@@ -157,12 +163,32 @@ def rejects_per_day(src: SourceReport, first: dt.date, last: dt.date) -> str | N
         return _svg(fig, f"{src.source}-rejects-per-day")
 
 
-def _barh(ax, pairs: list[tuple[str | None, int]], colour: str, title: str) -> None:
+def label(value: str | None) -> str:
+    """A value from the data as a chart shows it: "(none)" for NULL, "(empty)" for '',
+    else its first LABEL_CHARS characters (one line: a line break shows as a space)."""
+    if value is None:
+        return "(none)"
+    text = " ".join(value.split()) if value.strip() else value
+    if not text:
+        return "(empty)"
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def _barh(ax, pairs: list[tuple[str | None, int]], colour: str, title: str, rest: tuple[int, int] | None = None) -> None:
+    """Horizontal bars of (value, events), the first on top; `rest`: (how many values,
+    their events) folded into one last bar."""
     import matplotlib.ticker as mticker
 
-    labels = [("(none)" if label is None else label) or "(empty)" for label, _ in pairs][::-1]
-    values = [v for _, v in pairs][::-1]
-    ax.barh(labels, values, color=colour)
+    labels = [label(value) for value, _ in pairs]
+    values = [v for _, v in pairs]
+    if rest:
+        labels.append(f"other ({rest[0]:,} values)")
+        values.append(rest[1])
+    labels, values = labels[::-1], values[::-1]
+    # The ticks are positions: two values cut to the same label stay two bars.
+    positions = list(range(len(labels)))
+    ax.barh(positions, values, color=colour)
+    ax.set_yticks(positions, labels)
     total = sum(values)
     for y, v in enumerate(values):
         ax.annotate(f" {v / total:.0%}" if total else "", (v, y), va="center", fontsize=8)
@@ -176,9 +202,10 @@ def mix(src: SourceReport, top: int) -> str | None:
     if not src.activities:
         return None
     with _rc():
-        fig = _figure(HEIGHT * max(1.0, min(top, max(len(src.top_pages), len(src.activities))) / 8))
+        bars = max(len(src.top_pages), len(src.activities) + bool(src.other_activities))
+        fig = _figure(HEIGHT * max(1.0, min(top + 1, bars) / 8))
         left, right = fig.subplots(1, 2)
-        _barh(left, src.activities, COLOURS[0], "Events by activity")
+        _barh(left, src.activities, COLOURS[0], "Events by activity", src.other_activities)
         _barh(right, src.top_pages, COLOURS[2], f"Top {top} url_level1 by events")
         return _svg(fig, f"{src.source}-mix")
 

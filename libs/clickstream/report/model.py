@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from clickstream.report.anomalies import Flag
 
-TOP_VALUES = 8  # the url_level1 values the page ranks
+TOP_VALUES = 8  # the activities and url_level1 values the page ranks
 
 
 def days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -46,7 +46,8 @@ class SourceReport:
     runs: list[Run] = field(default_factory=list)
     rejects_by_day: dict[dt.date, dict[str, int]] = field(default_factory=dict)  # by the day of the run that wrote them
     reject_rate: dict[dt.date, float] = field(default_factory=dict)  # days with events runs: rejected / records
-    activities: list[tuple[str, int]] = field(default_factory=list)
+    activities: list[tuple[str, int]] = field(default_factory=list)  # the TOP_VALUES biggest
+    other_activities: tuple[int, int] | None = None  # (how many, their events): the activities after those
     top_pages: list[tuple[str | None, int]] = field(default_factory=list)
     sessions: list[SessionDay] = field(default_factory=list)
     newest_event: dt.datetime | None = None

@@ -61,6 +61,11 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src '
        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()}'")
 
 
+# A page charts at most this many sources (about 400 KB and 0.6 s of drawing each); the
+# others get one row of figures each (docs/report.md).
+MAX_CHARTED_SOURCES = 10
+
+
 def _e(value) -> str:
     return html.escape(str(value))
 
@@ -166,12 +171,39 @@ def _source(data: ReportData, src: SourceReport) -> str:
     return f"<section data-source=\"{_e(src.source)}\"><h2>{_e(src.source)}</h2>\n{body}</section>\n"
 
 
+def charted(sources: list[SourceReport]) -> list[SourceReport]:
+    """The sources that get charts, in page order (by name): all of them up to
+    MAX_CHARTED_SOURCES, else that many, those with flags first, then the most events."""
+    if len(sources) <= MAX_CHARTED_SOURCES:
+        return list(sources)
+    ranked = sorted(sources, key=lambda s: (not s.flags, -sum(s.hours.values()), s.source))
+    chosen = {s.source for s in ranked[:MAX_CHARTED_SOURCES]}
+    return [s for s in sources if s.source in chosen]
+
+
+def _uncharted(data: ReportData, shown: list[SourceReport]) -> str:
+    """One table row for each source left without charts."""
+    names = {s.source for s in shown}
+    rest = [s for s in data.sources if s.source not in names]
+    if not rest:
+        return ""
+    rows = "".join(f"<tr><td>{_e(s.source)}</td><td class=\"n\">{sum(s.hours.values()):,}</td>"
+                   f"<td class=\"n\">{len(s.runs):,}</td><td class=\"n\">"
+                   f"{sum(sum(by.values()) for by in s.rejects_by_day.values()):,}</td></tr>" for s in rest)
+    return (f"<h2>Other sources</h2>\n<p class=\"note\" data-uncharted=\"{len(rest)}\">This page charts "
+            f"{MAX_CHARTED_SOURCES} of its {len(data.sources)} sources (those with flags first, then the busiest); "
+            "the flags and freshness above cover every source. For the charts of one of these, run the report job "
+            "with <code>--source</code>.</p>\n<table id=\"uncharted\"><tr><th>source</th><th>events</th>"
+            f"<th>events runs</th><th>rejects</th></tr>{rows}</table>\n")
+
+
 def render(data: ReportData) -> str:
     notes = "".join(f"<p class=\"note\">{_e(n)}</p>\n" for n in data.notes)
     if data.undated_rejects:
         notes += (f"<p class=\"note\">{data.undated_rejects:,} rejects were written by runs that left no run "
                   "report (killed runs), so they are on no day.</p>\n")
-    sources = "".join(_source(data, s) for s in data.sources)
+    shown = charted(data.sources)
+    sources = "".join(_source(data, s) for s in shown) + _uncharted(data, shown)
     title = f"clickstream report {data.first} to {data.last}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"

@@ -2,7 +2,7 @@
 the report job brings to the driver for its charts (never an event row).
 
     hourly_events(hourly)      source, hour, events          from hourly_stats
-    activity_mix(hourly)       source, activity, events
+    activity_mix(hourly, n)    source, activity, events, rank, activities  (the n biggest, then the rest in one row)
     top_values(hourly, c, n)   source, c, events, rank       the n biggest values of c
     session_days(sessions)     source, session_date, sessions, conversions, conversion_rate,
                                duration_p50, duration_p90, duration_p99
@@ -38,15 +38,26 @@ def hourly_events(hourly: DataFrame) -> DataFrame:
             .agg(F.sum("activity_count").alias("events")))
 
 
-def activity_mix(hourly: DataFrame) -> DataFrame:
-    return hourly.groupBy("source", "activity").agg(F.sum("activity_count").alias("events"))
+def activity_mix(hourly: DataFrame, n: int) -> DataFrame:
+    """The n activities with the most events per source, ranked 1..n (ties by value),
+    then one row of rank n + 1 for all the others (activity NULL); `activities`: how
+    many activities a row stands for. At most n + 1 rows per source, however many
+    distinct activities the feed sends."""
+    ranked = top_values(hourly, "activity", None)
+    is_top = F.col("rank") <= n
+    return (ranked.groupBy("source", F.when(is_top, F.col("rank")).otherwise(F.lit(n + 1)).alias("rank"),
+                           F.when(is_top, F.col("activity")).alias("activity"))
+            .agg(F.sum("events").alias("events"), F.count(F.lit(1)).alias("activities"))
+            .select("source", "activity", "events", "rank", "activities"))
 
 
-def top_values(hourly: DataFrame, column: str, n: int) -> DataFrame:
-    """The n values of `column` with the most events per source, ranked 1..n (ties by value)."""
+def top_values(hourly: DataFrame, column: str, n: int | None) -> DataFrame:
+    """The n values of `column` with the most events per source, ranked 1..n (ties by
+    value); None: every value, ranked."""
     by_events = Window.partitionBy("source").orderBy(F.desc("events"), F.asc_nulls_last(column))
-    return (hourly.groupBy("source", column).agg(F.sum("activity_count").alias("events"))
-            .withColumn("rank", F.row_number().over(by_events)).where(F.col("rank") <= n))
+    ranked = (hourly.groupBy("source", column).agg(F.sum("activity_count").alias("events"))
+              .withColumn("rank", F.row_number().over(by_events)))
+    return ranked if n is None else ranked.where(F.col("rank") <= n)
 
 
 def session_days(sessions: DataFrame) -> DataFrame:

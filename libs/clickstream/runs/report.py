@@ -141,8 +141,11 @@ def _volume(hourly: DataFrame, cfg: ReportConfig, history_from: dt.date, first: 
     for name, per_day in daily.items():
         src(name).daily_events = {d: per_day.get(d, 0) for d in days(min(per_day), last)}
     in_window = shown.where(F.col("event_date") >= F.lit(first))
-    for r in in_window.transform(report_rules.activity_mix).orderBy(F.desc("events"), "activity").collect():
-        src(r["source"]).activities.append((r["activity"], r["events"]))
+    for r in in_window.transform(report_rules.activity_mix, TOP_VALUES).orderBy("rank").collect():
+        if r["rank"] > TOP_VALUES:
+            src(r["source"]).other_activities = (r["activities"], r["events"])
+        else:
+            src(r["source"]).activities.append((r["activity"], r["events"]))
     for r in in_window.transform(report_rules.top_values, "url_level1", TOP_VALUES).orderBy("rank").collect():
         src(r["source"]).top_pages.append((r["url_level1"], r["events"]))
 
