@@ -64,3 +64,40 @@ def test_a_step_that_fails_stops_the_later_ones_with_its_own_exit_code(spark, tm
     assert [(s["step"], s["status"]) for s in rep["steps"]] == [("events", "failed_reject_rate")]
     assert not DeltaTable.isDeltaTable(spark, str(wh / "hourly_stats"))
     assert sorted(p.name for p in (wh / "_runs").glob("*.json")) == ["r-events.json", "r.json"]
+
+
+def test_a_conversion_regex_java_refuses_stops_the_pipeline_before_any_step(spark, tmp_path, capsys):
+    """Each step's own checks run before the first step: a conversion regex that Python
+    accepts and Java refuses used to pass the pipeline's parsing and be refused by the
+    sessions step (naming --conversion) after events and hourly_stats had committed."""
+    src = write_lines(tmp_path / "a.json", [L("e1")])
+    wh = tmp_path / "wh"
+    for regex in ("(?<x", "(?P<x>page)"):
+        assert run_job(spark, "pipeline", "--input", str(src), "--warehouse", str(wh), "--run-id", "r",
+                       "--allow-unsalted", "--sessions-conversion", regex) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"pipeline: error: bad --sessions-conversion {regex!r}: ") and \
+            line.endswith("(Java's regex syntax)"), line
+        assert not wh.exists()  # nothing committed, nothing written
+
+
+def test_a_step_that_raises_is_recorded_in_the_pipelines_report(spark, tmp_path, capsys, monkeypatch):
+    """A step's exception still propagates (exit 1 through the job's guard), after the
+    pipeline's report records which step failed and the error's first line."""
+    from clickstream.runs import hourly_stats
+
+    def broken(spark, cfg):
+        raise RuntimeError("the disk went away\nsecond line")
+
+    monkeypatch.setattr(hourly_stats, "run", broken)
+    src = write_lines(tmp_path / "a.json", [L("e1")])
+    wh = tmp_path / "wh"
+    assert run_job(spark, "pipeline", "--input", str(src), "--warehouse", str(wh), "--run-id", "r",
+                   "--allow-unsalted") == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        "pipeline run_id=r status=failed_at_hourly_stats steps=events,hourly_stats duration_s=")
+    rep = json.loads((wh / "_runs" / "r.json").read_text())
+    assert [{k: v for k, v in s.items() if k != "duration_s"} for s in rep["steps"]] == [
+        {"step": "events", "run_id": "r-events", "status": "succeeded"},
+        {"step": "hourly_stats", "run_id": "r-hourly_stats", "status": "failed", "error": "the disk went away"}]
+    assert rep["status"] == "failed_at_hourly_stats"

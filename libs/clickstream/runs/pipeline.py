@@ -37,7 +37,7 @@ from clickstream.config import cli
 from clickstream.config.errors import UsageError
 from clickstream.rules import rollup as rollup_rules
 from clickstream.runs import events, hourly_stats, report, rollup, sessions
-from clickstream.warehouse import fs
+from clickstream.warehouse import catalog, fs
 
 STEPS = ("events", "hourly_stats", "rollup", "sessions", "report")
 DEFAULT_STEPS = "events,hourly_stats,sessions"
@@ -146,33 +146,64 @@ def parse_args(argv: list[str], conf_dir: str | None = None) -> PipelineConfig:
                           hourly_stats=cfg_stats, rollups=cfg_rollups, sessions=cfg_sessions, report=cfg_report)
 
 
+def preflight(spark: SparkSession, cfg: PipelineConfig) -> None:
+    """The checks each step's own job makes once Spark is up, made for every step before
+    the first one starts, in the pipeline's words: the catalog's database name, and
+    every conversion regex the sessions step will use compiled by Java's engine
+    (--sessions-conversion, or --source's profile's). A UsageError commits nothing.
+    (Argument parsing, the profiles and the report's plotting library are checked by
+    `parse_args`, before Spark starts. Checks of tables an earlier step creates stay in
+    their step.)"""
+    catalog.database(spark)
+    if cfg.sessions is not None:
+        if cfg.sessions.conversion is not None:
+            sessions.check_java_regex(spark, cfg.sessions.conversion, "--sessions-conversion")
+        elif cfg.sessions.source:
+            sessions.check_rules(spark, cfg.sessions, sessions.rules_by_source(cfg.sessions, [cfg.sessions.source]))
+
+
+def _run_step(spark: SparkSession, cfg: PipelineConfig, step: str, grain) -> tuple[int, str, str]:
+    """One step: (its exit code, its status, its run id)."""
+    if step == "events":
+        result = events.run(spark, cfg.events)
+        return result.exit_code, result.status, result.run_id
+    result = (hourly_stats.run(spark, cfg.hourly_stats) if step == "hourly_stats"
+              else rollup.run(spark, grain) if step == "rollup"
+              else report.run(spark, cfg.report) if step == "report" else sessions.run(spark, cfg.sessions))
+    return cli.EXIT_OK, result["status"], result["run_id"]
+
+
 def run(spark: SparkSession, cfg: PipelineConfig) -> int:
-    """Run the steps in order on one session; the exit code of the first step that does
-    not succeed (0 when all do). A step's error propagates as its own job's would, and
-    then, as a killed run, the pipeline leaves no report of its own."""
+    """Run the steps in order on one session, after `preflight`; the exit code of the
+    first step that does not succeed (0 when all do). A step's error propagates as its
+    own job's would, after the pipeline's report records it: that step `failed`, with
+    the error's first line, and the run `failed_at_<step>`."""
     started = time.time()
+    preflight(spark, cfg)
     rep = {"run_id": cfg.run_id, "job": "pipeline", "steps": [], "status": "succeeded",
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     code = cli.EXIT_OK
     # The rollup step is one run per grain, each listed on its own.
     runs = [(step, grain) for step in cfg.steps for grain in (cfg.rollups if step == "rollup" else [None])]
-    for step, grain in runs:
-        step_started = time.time()
-        if step == "events":
-            result = events.run(spark, cfg.events)
-            code, status, step_run_id = result.exit_code, result.status, result.run_id
-        else:
-            result = (hourly_stats.run(spark, cfg.hourly_stats) if step == "hourly_stats"
-                      else rollup.run(spark, grain) if step == "rollup"
-                      else report.run(spark, cfg.report) if step == "report" else sessions.run(spark, cfg.sessions))
-            status, step_run_id = result["status"], result["run_id"]
-        rep["steps"].append({"step": step, "run_id": step_run_id, "status": status,
-                             "duration_s": round(time.time() - step_started, 3)})
-        if code != cli.EXIT_OK:
-            rep["status"] = f"stopped_after_{step}"
-            break
-    rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(fs.qualify(spark, cfg.warehouse), "_runs", f"{cfg.run_id}.json"), rep)
-    print(f"pipeline run_id={cfg.run_id} status={rep['status']} steps={','.join(s['step'] for s in rep['steps'])} "
-          f"duration_s={rep['duration_s']}", flush=True)
+    try:
+        for step, grain in runs:
+            step_started = time.time()
+            entry = {"step": step, "run_id": grain.run_id if grain else getattr(cfg, step).run_id}
+            rep["steps"].append(entry)
+            try:
+                code, entry["status"], entry["run_id"] = _run_step(spark, cfg, step, grain)
+            except BaseException as err:
+                entry.update(status="failed", error=fs.first_line(err))
+                rep["status"] = f"failed_at_{step}"
+                raise
+            finally:
+                entry["duration_s"] = round(time.time() - step_started, 3)
+            if code != cli.EXIT_OK:
+                rep["status"] = f"stopped_after_{step}"
+                break
+    finally:
+        rep["duration_s"] = round(time.time() - started, 3)
+        fs.write_json(spark, fs.join(fs.qualify(spark, cfg.warehouse), "_runs", f"{cfg.run_id}.json"), rep)
+        print(f"pipeline run_id={cfg.run_id} status={rep['status']} "
+              f"steps={','.join(s['step'] for s in rep['steps'])} duration_s={rep['duration_s']}", flush=True)
     return code
