@@ -138,8 +138,16 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def read_report(warehouse: Path, run_id: str) -> dict:
-    return json.loads((warehouse / "_runs" / f"{run_id}.json").read_text())
+JOBS = ("events", "hourly_stats", "rollup", "sessions", "export", "maintain", "report", "pipeline")
+
+
+def read_report(warehouse: Path, run_id: str, job: str | None = None) -> dict:
+    """The run report of `run_id` (`_runs/<run_id>.<job>.json`); without `job`, the one job's
+    report of that run id there is."""
+    found = [p for p in (warehouse / "_runs").glob(f"{run_id}.*.json")
+             if p.name[len(run_id) + 1:-len(".json")] in (JOBS if job is None else (job,))]
+    assert len(found) == 1, (run_id, job, sorted(p.name for p in (warehouse / "_runs").glob("*.json")))
+    return json.loads(found[0].read_text())
 
 
 def table_rows(spark, warehouse: Path, name: str, *columns: str) -> list[tuple]:

@@ -165,7 +165,7 @@ def pipeline_cmd(inp: Path, wh: Path, run_id: str, steps: str, submit_opts: list
 
 def step_seconds(wh: Path, run_id: str) -> dict[str, float]:
     """Each step's duration, from the pipeline's report."""
-    report = json.loads((wh / "_runs" / f"{run_id}.json").read_text())
+    report = json.loads((wh / "_runs" / f"{run_id}.pipeline.json").read_text())
     return {s["step"]: s["duration_s"] for s in report["steps"]}
 
 
@@ -211,7 +211,7 @@ def report_run(wh: Path, work: Path, i: int, submit_opts: list[str]) -> dict:
     out, run_id = work / f"report-{i}.html", f"bench-report-{i}"
     got = measure(["./spark-submit.sh", *submit_opts, "report", "--warehouse", str(wh), "--output", str(out),
                    "--days", "30", "--run-id", run_id], work / f"report-{i}.log")
-    rep = json.loads((wh / "_runs" / f"{run_id}.json").read_text())
+    rep = json.loads((wh / "_runs" / f"{run_id}.report.json").read_text())
     return {**got, "job_s": rep["duration_s"], "bytes": out.stat().st_size, "charts": rep["charts"]}
 
 
@@ -222,7 +222,7 @@ def one_run(inp: Path, work: Path, i: int, duckdb_script: Path, submit_opts: lis
     floor = measure(floor_cmd(inp, floor_wh, submit_opts), work / f"floor-{i}.log")
     ours = measure(pipeline_cmd(inp, wh, f"bench-{i}", "events,hourly_stats", submit_opts),
                    work / f"pipeline-{i}.log")
-    report = json.loads((wh / "_runs" / f"bench-{i}-events.json").read_text())
+    report = json.loads((wh / "_runs" / f"bench-{i}-events.events.json").read_text())
     duck = measure([sys.executable, str(duckdb_script), f"{inp}/*.jsonl", str(out)], work / f"duckdb-{i}.log")
     return {"pipeline": ours, "steps": step_seconds(wh, f"bench-{i}"), "floor": floor, "duckdb": duck,
             "events_written": report["events_written"], "records": report["records"],

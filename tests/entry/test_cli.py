@@ -104,7 +104,7 @@ def test_a_warehouse_the_job_may_not_write_is_one_line_exit_1_and_no_commit(spar
                          "storage takes writes)")
     assert "Traceback" not in proc.stdout + proc.stderr
     assert state(spark, base / "wh-ro") == procs["before"]
-    assert sorted(p.name for p in (base / "wh-ro" / "_runs").glob("*.json")) == ["before.json"]
+    assert sorted(p.name for p in (base / "wh-ro" / "_runs").glob("*.json")) == ["before.events.json"]
 
 
 def test_the_pii_salt_is_not_in_the_event_log(runs):

@@ -65,7 +65,7 @@ def test_a_killed_events_run_leaves_old_or_new_tables_and_the_next_run_completes
     assert after_kill["hourly_stats"] == before["hourly_stats"]
     if point == "events_committed":
         assert after_kill["events"] == clean["events"]
-    assert not (wh / "_runs" / "killed.json").exists()
+    assert not (wh / "_runs" / "killed.events.json").exists()
 
     rep = run_events(spark, hipages_profile, crashed["src"], wh, "next", new_files_only=True)
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/14/b.json", "2020/01/15/c.json"]

@@ -61,7 +61,7 @@ def s3_runs(spark, hipages_profile, s3, tmp_path_factory):
     run_events(spark, hipages_profile, "s3a://raw/feed", "s3a://lake/wh", "s3-1", **common)
     s3.upload_file(str(late), "raw", "feed/2017/02/01/late.jsonl")  # a new object in an older prefix
     run_events(spark, hipages_profile, "s3a://raw/feed", "s3a://lake/wh", "s3-2", **common)
-    reports = {run_id: json.loads(s3.get_object(Bucket="lake", Key=f"wh/_runs/{run_id}.json")["Body"].read())
+    reports = {run_id: json.loads(s3.get_object(Bucket="lake", Key=f"wh/_runs/{run_id}.events.json")["Body"].read())
                for run_id in ("s3-1", "s3-2")}
     return {"late": late, "reports": reports}
 

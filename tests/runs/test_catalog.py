@@ -16,7 +16,7 @@ from clickstream.runs import maintain, rollup
 from clickstream.warehouse import catalog
 
 from helpers import hipages_line as L
-from helpers import run_events, run_stats, write_lines
+from helpers import read_report, run_events, run_stats, write_lines
 
 
 @pytest.fixture
@@ -70,3 +70,16 @@ def test_a_bad_database_name_is_refused_before_anything_is_read(spark, tmp_path)
         spark.conf.unset(catalog.DATABASE_SETTING)
     with pytest.raises(UsageError, match=r"^bad --register 'x;y'"):
         maintain.parse_args(["--warehouse", "w", "--register", "x;y"])
+
+
+def test_a_catalog_error_after_the_commits_is_recorded_in_the_run_report(spark, hipages_profile, tmp_path, database):
+    """The run report is written before the tables are registered: a name held by
+    another warehouse fails the job (after its commits) and the report keeps the run's
+    accounting with the catalog's error (the report used to be lost with it)."""
+    src = write_lines(tmp_path / "a.json", [L("e1"), "{bad"])
+    run_events(spark, hipages_profile, src, tmp_path / "wh", "r1")
+    with pytest.raises(JobFailed, match=rf"^catalog table {database}.events is at "):
+        run_events(spark, hipages_profile, src, tmp_path / "other", "r2")
+    rep = read_report(tmp_path / "other", "r2", "events")
+    assert (rep["status"], rep["events_written"], rep["rejected"]) == ("succeeded", 1, {"malformed_json": 1})
+    assert rep["catalog"]["error"].startswith(f"catalog table {database}.events is at ")

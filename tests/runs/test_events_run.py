@@ -306,3 +306,26 @@ def test_a_rejects_table_from_before_raw_binary_is_repaired_by_the_next_run(spar
     assert history == ["WRITE", "SET TBLPROPERTIES", "UPDATE", "ADD COLUMNS", "WRITE"]
     run(spark, hipages_profile, tmp_path / "in" / "a.json", wh, "r2", 1.0)  # repaired once: no second UPDATE
     assert [r["operation"] for r in DeltaTable.forPath(spark, str(wh / "rejects")).history().collect()][1:] == history
+
+
+def test_one_run_id_for_two_jobs_keeps_both_reports_and_the_page_shows_the_run(spark, hipages_profile, tmp_path):
+    """`events --run-id D` then `hourly_stats --run-id D` (one scheduler run id for the
+    day's jobs): each report is named by its job too, so neither overwrites the other
+    (the second used to erase the first: the report page then lost the run and its
+    rejects their date). Reports are written atomically: no temporary file is left."""
+    from clickstream.runs import report
+    from helpers import run_stats
+
+    wh = tmp_path / "wh"
+    run(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("e1"), "{bad"]), wh, "D", 1.0)
+    run_stats(spark, wh, "D")
+    assert sorted(p.name for p in (wh / "_runs").iterdir()) == [  # Hadoop's local checksums beside them
+        ".D.events.json.crc", ".D.hourly_stats.json.crc", "D.events.json", "D.hourly_stats.json"]
+    assert (read_report(wh, "D", "events")["records"], read_report(wh, "D", "hourly_stats")["job"]) == (
+        2, "hourly_stats")
+    data = report.gather(spark, report.ReportConfig(warehouse=str(wh)), f"file:{wh}",
+                         dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    assert [(r.run_id, r.records, r.rejected) for r in data.sources[0].runs] == [("D", 2, 1)]
+    assert data.undated_rejects == 0
+    [ledger] = (wh / "_files" / "hipages").glob("run-*")
+    assert ledger.name.startswith("run-D-") and ledger.name.endswith(".jsonl")

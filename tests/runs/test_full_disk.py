@@ -55,4 +55,4 @@ def test_a_full_disk_is_one_line_exit_1_and_no_half_written_commit(spark, hipage
     assert line.startswith("events: error: the storage refused: ") and "No space left on device" in line, line
     (small_disk / "filler").unlink()
     assert state(spark, wh) == before
-    assert not (wh / "_runs" / "full.json").exists()
+    assert not (wh / "_runs" / "full.events.json").exists()

@@ -29,6 +29,12 @@ def version(spark, path) -> int:
     return DeltaTable.forPath(spark, str(path)).history(1).first()["version"]
 
 
+def ledger(wh, name: str) -> str:
+    """The text of the one record of files read whose name starts with `name`."""
+    [path] = (wh / "_files" / "hipages").glob(f"{name}-*.jsonl")
+    return path.read_text()
+
+
 def ts(day: D, hour: int = 10) -> str:
     return f"{day:%d/%m/%Y} {hour:02d}:00:00"
 
@@ -107,7 +113,7 @@ def test_a_file_appended_after_it_was_taken_is_reported_and_taken_again_by_path(
     write_lines(src / "2017/02/02/b.json", [L("b1")])
     assert run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True).files_changed_after_ingest == []
     assert sorted(json.loads(line)["path"].rsplit("/in/", 1)[1] + f" {json.loads(line)['lines']}"
-                  for line in (wh / "_files" / "hipages" / "run-r1-b0.jsonl").read_text().splitlines()) == [
+                  for line in ledger(wh, "run-r1-b0").splitlines()) == [
         "2017/02/02/a.json 3", "2017/02/02/b.json 1"]
     with a.open("a") as f:  # a writer that was not done
         f.write(L("a3") + "\n")
@@ -163,7 +169,7 @@ def test_a_file_empty_when_planned_and_written_during_the_batch_is_reported_and_
     monkeypatch.delenv(faults.ENV)
     assert done["rep"].events_written == 1
     record = {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line)
-              for line in (wh / "_files" / "hipages" / "run-r1-b0.jsonl").read_text().splitlines()}
+              for line in ledger(wh, "run-r1-b0").splitlines()}
     assert [(r["lines"], r["size"], r["modified"]) for r in (record["a.json"], record["b.json"])] == [
         (1, (src / "a.json").stat().st_size, (src / "a.json").stat().st_mtime_ns // 1_000_000),
         (0, 0, 1_600_000_000_123)]

@@ -64,7 +64,7 @@ def test_an_events_run_stopped_after_its_rejects_commit_is_completed_by_the_next
     stopped, before, clean = state(spark, wh), days["before"], days["clean"]
     assert (stopped["events"], stopped["hourly_stats"]) == (before["events"], before["hourly_stats"])
     assert stopped["rejects"] == clean["rejects"] != before["rejects"]
-    assert not (wh / "_runs" / "stopped.json").exists()
+    assert not (wh / "_runs" / "stopped.events.json").exists()
 
     stop_at(None)
     rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True)
@@ -102,7 +102,7 @@ def test_a_stats_run_stopped_after_its_commit_is_completed_by_the_next(spark, da
     with pytest.raises(Stopped):
         run_stats(spark, wh, "stopped-stats", csv=str(tmp_path / "stopped.csv"))
     assert state(spark, wh) == days["before"]  # the commit had landed; the report had not
-    assert not (wh / "_runs" / "stopped-stats.json").exists() and not (tmp_path / "stopped.csv").exists()
+    assert not (wh / "_runs" / "stopped-stats.hourly_stats.json").exists() and not (tmp_path / "stopped.csv").exists()
     version = DeltaTable.forPath(spark, str(wh / "hourly_stats")).history(1).first()["version"]
     rep = run_stats(spark, wh, "next-stats", csv=str(tmp_path / "next.csv"))
     assert (rep["mode"], rep["days_recomputed"], rep["csv"]) == ("up_to_date", [], str(tmp_path / "next.csv"))

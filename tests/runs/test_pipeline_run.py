@@ -4,7 +4,6 @@ session (rollup and report when asked), each with its own report and commit, and
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from delta.tables import DeltaTable
 
@@ -60,10 +59,10 @@ def test_a_step_that_fails_stops_the_later_ones_with_its_own_exit_code(spark, tm
                    "--allow-unsalted") == 3  # the events job's exit code for its reject rate
     assert capsys.readouterr().out.splitlines()[-1].startswith("pipeline run_id=r status=stopped_after_events "
                                                                "steps=events duration_s=")
-    rep = json.loads((wh / "_runs" / "r.json").read_text())
+    rep = read_report(wh, "r", "pipeline")
     assert [(s["step"], s["status"]) for s in rep["steps"]] == [("events", "failed_reject_rate")]
     assert not DeltaTable.isDeltaTable(spark, str(wh / "hourly_stats"))
-    assert sorted(p.name for p in (wh / "_runs").glob("*.json")) == ["r-events.json", "r.json"]
+    assert sorted(p.name for p in (wh / "_runs").glob("*.json")) == ["r-events.events.json", "r.pipeline.json"]
 
 
 def test_a_conversion_regex_java_refuses_stops_the_pipeline_before_any_step(spark, tmp_path, capsys):
@@ -96,7 +95,7 @@ def test_a_step_that_raises_is_recorded_in_the_pipelines_report(spark, tmp_path,
                    "--allow-unsalted") == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith(
         "pipeline run_id=r status=failed_at_hourly_stats steps=events,hourly_stats duration_s=")
-    rep = json.loads((wh / "_runs" / "r.json").read_text())
+    rep = read_report(wh, "r", "pipeline")
     assert [{k: v for k, v in s.items() if k != "duration_s"} for s in rep["steps"]] == [
         {"step": "events", "run_id": "r-events", "status": "succeeded"},
         {"step": "hourly_stats", "run_id": "r-hourly_stats", "status": "failed", "error": "the disk went away"}]

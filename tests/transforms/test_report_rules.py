@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyspark.sql.types as T
 from chispa import assert_df_equality
 
 from clickstream.config import schemas
@@ -42,10 +43,13 @@ def test_session_days_count_convert_and_take_quantiles_of_the_data(spark):
 def test_rejects_are_dated_and_sourced_by_their_runs_report_or_left_undated(spark):
     rejects = spark.createDataFrame([("x", "bad_url", "f", "r1", 1, None), ("y", "bad_url", "f", "r1", 1, None),
                                      ("z", "malformed_json", "g", "killed", 1, None)], schemas.REJECTS_SCHEMA)
+    # r1 reported twice: under the old name (an earlier try of the run), then the new one.
     reports = spark.createDataFrame(
-        [("r1", "events", "a", "2017-02-02T23:59:00+00:00", "succeeded", 3, 1, 2, 0),
-         ("s1", "hourly_stats", "a", "2017-02-03T00:10:00+00:00", "succeeded", None, None, None, None)],
-        rules.RUN_REPORT_SCHEMA)
+        [("r1", "events", "a", "2017-02-02T23:59:00+00:00", "succeeded", 3, 1, 2, 0, "file:/w/_runs/r1.events.json"),
+         ("r1", "events", "a", "2017-02-02T23:00:00+00:00", "succeeded", 9, 9, 0, 0, "file:/w/_runs/r1.json"),
+         ("s1", "hourly_stats", "a", "2017-02-03T00:10:00+00:00", "succeeded", None, None, None, None,
+          "file:/w/_runs/s1.hourly_stats.json")],
+        T.StructType([*rules.RUN_REPORT_SCHEMA.fields, T.StructField("file", T.StringType())]))
     runs = reports.transform(rules.event_runs)
     assert [tuple(r) for r in runs.collect()] == [("r1", "a", dt.datetime(2017, 2, 2, 23, 59), "succeeded", 3, 1, 2, 0)]
     got = sorted(map(tuple, rules.rejects_per_day(rejects, runs).collect()), key=repr)

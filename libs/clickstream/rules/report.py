@@ -18,7 +18,7 @@ import pyspark.sql.types as T
 from pyspark.sql import DataFrame, Window
 
 QUANTILES = (0.5, 0.9, 0.99)
-# The fields of a run report (`_runs/<run_id>.json`) the report reads; the rest is left unread.
+# The fields of a run report (`_runs/<run_id>.<job>.json`) the report reads; the rest is left unread.
 RUN_REPORT_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType()),
     T.StructField("job", T.StringType()),
@@ -93,8 +93,13 @@ def newest_events(events: DataFrame) -> DataFrame:
 
 
 def event_runs(reports: DataFrame) -> DataFrame:
-    """The events job's runs, from their run reports, with the UTC start as a timestamp."""
+    """The events job's runs, from their run reports (`file`: each one's name), with the
+    UTC start as a timestamp. A run reported under both names (`<run_id>.json`, as
+    reports were named before, and `<run_id>.events.json`) counts once, as the newer
+    name says."""
+    newest_name = Window.partitionBy("run_id").orderBy(F.col("file").endswith(".events.json").desc(), F.desc("file"))
     return (reports.where(F.col("job") == "events")
+            .withColumn("_n", F.row_number().over(newest_name)).where(F.col("_n") == 1)
             .withColumn("started", F.try_to_timestamp("started_at", F.lit("yyyy-MM-dd'T'HH:mm:ssXXX")))
             .select("run_id", "source", "started", "status", "records", "events_written", "rejected_total",
                     "duplicates"))

@@ -6,7 +6,7 @@
                      the transforms in `clickstream.rules.events`, then commits, per batch:
                      1. rejects: one replaceWhere on the batch's source files in `rejects`;
                      2. new events: one MERGE into `events` (none if nothing is new);
-                     and at the end the run report `_runs/<run_id>.json` (and the --csv extract).
+                     and at the end the run report `_runs/<run_id>.events.json` (and the --csv extract).
 
 When the reject rate is above `max_reject_rate`, step 2 is skipped and the run exits 3.
 A run killed anywhere is repaired by running it again: the rejects are replaced, the
@@ -481,8 +481,7 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
                   rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
         rep.csv = extracts.write_csv(spark, input_events(spark, events_path, rep), cfg.csv)
-    rep.catalog = catalog.register(spark, warehouse, ["events", "rejects"])
     rep.duration_s = round(time.time() - started, 3)
-    run_reports.write(spark, warehouse, rep)
+    run_reports.publish(spark, warehouse, rep, ["events", "rejects"])
     print(rep.summary_line(), flush=True)
     return rep

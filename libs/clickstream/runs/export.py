@@ -37,7 +37,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import cli, faults
 from clickstream.rules import hourly_stats as stats_rules
 from clickstream.rules import rollup as rollup_rules
-from clickstream.warehouse import fs, jdbc, tables
+from clickstream.warehouse import fs, jdbc, run_reports, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import JobFailed, UsageError
 from clickstream.config.profiles import SOURCE_NAME
@@ -356,7 +356,7 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
                                       "jdbc_url": jdbc.redact(cfg.jdbc_url), "version": version,
                                       "run_id": cfg.run_id})
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    run_reports.write(spark, warehouse, rep)
     dates_text = "all" if mode == "full" else f"{cfg.date_from}..{cfg.date_to}" if mode == "range" else len(dates)
     print(f"export run_id={cfg.run_id} table={cfg.table} version={version} target={schema}.{table} mode={mode} "
           f"dates={dates_text} staged={rep['rows_staged']} deleted={rep['rows_deleted']} "

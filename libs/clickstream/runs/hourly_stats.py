@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
 from clickstream.rules import hourly_stats as stats_rules
-from clickstream.warehouse import catalog, extracts, fs, tables
+from clickstream.warehouse import catalog, extracts, fs, run_reports, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import PROPERTY_NAME, SOURCE_NAME
@@ -278,9 +278,8 @@ def run(spark: SparkSession, cfg: StatsConfig) -> dict:
     elif cfg.csv:
         log.warning("nothing to recompute, and the commit that consumed events version %s does not say which "
                     "rows it rewrote (it predates that record): %s is left as it is", events_version, cfg.csv)
-    rep["catalog"] = catalog.register(spark, warehouse, [name])
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    run_reports.publish(spark, warehouse, rep, [name])
     print(
         f"hourly_stats run_id={cfg.run_id} table={name} mode={rep['mode']} events_version={events_version} "
         f"days={len(rep['days_recomputed'])} rows={rep['rows_written']} events={rep['events_counted']} "

@@ -22,7 +22,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from clickstream.config import cli
-from clickstream.warehouse import catalog, fs, tables
+from clickstream.warehouse import catalog, fs, run_reports, tables
 from clickstream.config.errors import UsageError
 
 DEFAULT_RETAIN_HOURS = 168  # Delta's default (delta.deletedFileRetentionDuration = 7 days)
@@ -126,10 +126,11 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
     finally:
         spark.conf.unset(_RETENTION_CHECK)
         spark.conf.set(_LISTING_PARALLELISM, listing)
-    if cfg.register:
-        rep["catalog"] = catalog.register(spark, warehouse, list(cfg.tables or found), cfg.register)
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    if cfg.register:
+        run_reports.publish(spark, warehouse, rep, list(cfg.tables or found), cfg.register)
+    else:
+        run_reports.write(spark, warehouse, rep)
     return rep
 
 

@@ -2,8 +2,8 @@
 (and, when asked, the report), in one application.
 
 One JVM start, one package resolution and one warm-up instead of one per job. Each
-step commits and reports exactly as its own job does (`_runs/<run_id>-<step>.json`);
-`_runs/<run_id>.json` lists the steps. A step that fails stops the later ones, and the
+step commits and reports exactly as its own job does (`_runs/<run_id>-<step>.<step>.json`);
+`_runs/<run_id>.pipeline.json` lists the steps. A step that fails stops the later ones, and the
 run exits with that step's own exit code.
 
 The options are those of `events`, which the events step reads (the input, the days or
@@ -37,7 +37,7 @@ from clickstream.config import cli
 from clickstream.config.errors import UsageError
 from clickstream.rules import rollup as rollup_rules
 from clickstream.runs import events, hourly_stats, report, rollup, sessions
-from clickstream.warehouse import catalog, fs
+from clickstream.warehouse import catalog, fs, run_reports
 
 STEPS = ("events", "hourly_stats", "rollup", "sessions", "report")
 DEFAULT_STEPS = "events,hourly_stats,sessions"
@@ -203,7 +203,7 @@ def run(spark: SparkSession, cfg: PipelineConfig) -> int:
                 break
     finally:
         rep["duration_s"] = round(time.time() - started, 3)
-        fs.write_json(spark, fs.join(fs.qualify(spark, cfg.warehouse), "_runs", f"{cfg.run_id}.json"), rep)
+        run_reports.write(spark, fs.qualify(spark, cfg.warehouse), rep)
         print(f"pipeline run_id={cfg.run_id} status={rep['status']} "
               f"steps={','.join(s['step'] for s in rep['steps'])} duration_s={rep['duration_s']}", flush=True)
     return code

@@ -1,5 +1,5 @@
 """The `report` job: one self-contained HTML page of the warehouse's last days, with
-anomaly flags that also go into its run report (`_runs/<run_id>.json`).
+anomaly flags that also go into its run report (`_runs/<run_id>.report.json`).
 
     run(spark, cfg)  aggregates hourly_stats, sessions, rejects, the run reports and the
                      newest event per source in Spark (clickstream.rules.report), brings
@@ -31,7 +31,7 @@ from clickstream.config.errors import UsageError
 from clickstream.report import anomalies
 from clickstream.report.model import TOP_VALUES, ReportData, Run, SessionDay, SourceReport, days
 from clickstream.rules import report as report_rules
-from clickstream.warehouse import fs, tables
+from clickstream.warehouse import fs, run_reports, tables
 
 log = logging.getLogger("clickstream.report")
 TABLES = ("events", "rejects", "hourly_stats", "sessions")
@@ -101,11 +101,12 @@ def _of_source(df: DataFrame, source: str | None) -> DataFrame:
 def _run_reports(spark: SparkSession, warehouse: str) -> DataFrame | None:
     """The run reports, each file read as named (a glob would make Spark warn that it
     finds no streaming metadata under it)."""
-    files = fs.list_files(spark, fs.join(warehouse, "_runs", "*.json"))
+    files = fs.list_files(spark, fs.join(fs.literal_path(warehouse), "_runs", "*.json"))
     if not files:
         return None
     return (spark.read.schema(report_rules.RUN_REPORT_SCHEMA).option("multiLine", True)
-            .json([fs.literal_path(f) for f in files]))
+            .json([fs.literal_path(f) for f in files])
+            .withColumn("file", F.col("_metadata.file_path")))
 
 
 def _window(cfg: ReportConfig, hourly: DataFrame | None, events: DataFrame | None,
@@ -280,7 +281,7 @@ def run(spark: SparkSession, cfg: ReportConfig) -> dict:
         "flags": [f.to_dict() for f in data.flags], "status": "succeeded",
     }
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    run_reports.write(spark, warehouse, rep)
     print(f"report run_id={cfg.run_id} output={output} days={data.first}..{data.last} charts={rep['charts']} "
           f"flags={len(rep['flags'])} bytes={rep['bytes']} duration_s={rep['duration_s']}", flush=True)
     for flag in data.flags:

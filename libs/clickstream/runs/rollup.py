@@ -31,7 +31,7 @@ from clickstream.rules import hourly_stats as stats_rules
 from clickstream.rules import rollup as rollup_rules
 from clickstream.runs.hourly_stats import (consuming_commit, days_and_source, missing_columns, parse_dimensions,
                                            written_summary)
-from clickstream.warehouse import catalog, fs, tables
+from clickstream.warehouse import catalog, fs, run_reports, tables
 from clickstream.warehouse.scope import Scope
 
 log = logging.getLogger("clickstream.rollup")
@@ -207,9 +207,8 @@ def run(spark: SparkSession, cfg: RollupConfig) -> dict:
         rep.update(rows_written=summary["rows_written"], events_counted=summary["events_counted"],
                    periods_recomputed=[p.isoformat() for p in todo.periods] or summary["dates"],
                    commit=summary["commit"])
-    rep["catalog"] = catalog.register(spark, warehouse, [name])
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    run_reports.publish(spark, warehouse, rep, [name])
     print(f"rollup run_id={cfg.run_id} table={name} mode={rep['mode']} hourly_version={hourly_version} "
           f"periods={len(rep['periods_recomputed'])} rows={rep['rows_written']} events={rep['events_counted']} "
           f"duration_s={rep['duration_s']}", flush=True)

@@ -34,7 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, schemas
 from clickstream.rules import sessions as session_rules
-from clickstream.warehouse import catalog, fs, tables
+from clickstream.warehouse import catalog, fs, run_reports, tables
 from clickstream.warehouse.scope import Scope
 from clickstream.config.errors import UsageError
 from clickstream.config.profiles import SOURCE_NAME, SessionRules, check_regex, load_profile
@@ -279,9 +279,8 @@ def run(spark: SparkSession, cfg: SessionsConfig) -> dict:
         rep.update(summary=summary, sessions_written=sum(s["sessions"] for s in summary),
                    dates_rewritten=sorted({s["session_date"] for s in summary}),
                    commit=tables.last_commit(DeltaTable.forPath(spark, path)))
-    rep["catalog"] = catalog.register(spark, warehouse, [TABLE])
     rep["duration_s"] = round(time.time() - started, 3)
-    fs.write_json(spark, fs.join(warehouse, "_runs", f"{cfg.run_id}.json"), rep)
+    run_reports.publish(spark, warehouse, rep, [TABLE])
     print_summary(rep)
     return rep
 

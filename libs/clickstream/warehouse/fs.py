@@ -181,9 +181,32 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         out.close()
 
 
+# Object stores: a file appears whole when its one PUT completes (and a rename is a copy).
+OBJECT_STORES = ("s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs")
+
+
+def write_text_atomic(spark: SparkSession, uri: str, text: str) -> None:
+    """Write a whole (small) text file so that a reader sees the old file or the new
+    one, never half of one: on an object store one PUT; elsewhere a hidden temporary
+    name in the same directory, then a rename over the target."""
+    path, fs = _path(spark, uri)
+    if (path.toUri().getScheme() or fs.getUri().getScheme()) in OBJECT_STORES:
+        write_text(spark, uri, text)
+        return
+    import uuid
+
+    temporary = join(uri.rsplit("/", 1)[0], f".{path.getName()}.{uuid.uuid4().hex[:12]}.tmp")
+    write_text(spark, temporary, text)
+    temp_path, _ = _path(spark, temporary)
+    # A local file system renames over the target; HDFS refuses to: then replace it.
+    if not fs.rename(temp_path, path) and not (fs.delete(path, False) and fs.rename(temp_path, path)):
+        fs.delete(temp_path, False)
+        raise RuntimeError(f"could not write {uri}")
+
+
 def write_json(spark: SparkSession, uri: str, data: dict) -> None:
-    """Write a run report or another small JSON document."""
-    write_text(spark, uri, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write a run report or another small JSON document, atomically."""
+    write_text_atomic(spark, uri, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def join(base: str, *parts: str) -> str:

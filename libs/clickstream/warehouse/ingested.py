@@ -6,7 +6,9 @@ it was taken keeps its late lines to itself. So each committed batch records, fo
 every file it read, the size and modification time Spark read it at (`_metadata`) and
 the lines it counted, as one JSON-lines document:
 
-    <warehouse>/_files/<source>/run-<run_id>[-b<batch_id>].jsonl
+    <warehouse>/_files/<source>/run-<run_id>[-b<batch_id>]-<recorded at>.jsonl
+
+(the time in the name keeps a second run with the same run id from overwriting it)
 
 A `--new-files-only` run compares the files it lists with the newest record of each,
 and reports those whose size or modification time differ (`files_changed_after_ingest`).
@@ -66,12 +68,14 @@ def ledger_path(warehouse: str, source: str) -> str:
 def record(spark: SparkSession, warehouse: str, source: str, run_id: str, batch_id: int | None,
            files: dict[str, FileRead]) -> None:
     """Write one batch's record; `files` keyed by path (as `fs.list_files` spells it)."""
-    at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    now = datetime.now(timezone.utc)
+    at = now.isoformat(timespec="microseconds")
     text = "".join(json.dumps({"path": path, "size": read.size, "modified": read.modified, "lines": read.lines,
                                "run_id": run_id, "batch_id": batch_id, "recorded_at": at}, sort_keys=True) + "\n"
                    for path, read in sorted(files.items()))
-    name = f"run-{run_id}.jsonl" if batch_id is None else f"run-{run_id}-b{batch_id}.jsonl"  # never hidden (_ or .)
-    fs.write_text(spark, fs.join(ledger_path(warehouse, source), name), text)
+    batch = "" if batch_id is None else f"-b{batch_id}"
+    name = f"run-{run_id}{batch}-{now:%Y%m%dT%H%M%S%fZ}.jsonl"  # never hidden (_ or .)
+    fs.write_text_atomic(spark, fs.join(ledger_path(warehouse, source), name), text)
 
 
 def changed_after_ingest(spark: SparkSession, warehouse: str, source: str,

@@ -1,4 +1,5 @@
-"""The run report: what a run read, wrote and rejected, written to `_runs/<run_id>.json`.
+"""The run report: what a run read, wrote and rejected, written to `_runs/<run_id>.<job>.json`
+(every job's report is written by `write`, and found by `find`).
 
 It proves that no line disappeared. The lines read are counted from the text itself,
 apart from the classification, and must equal records + blank lines + CSV header
@@ -7,6 +8,7 @@ what the counts say (the MERGE's inserted rows, the rejects written).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
 import pyspark.sql.functions as F
@@ -14,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli
 from clickstream.config.errors import JobFailed
-from clickstream.warehouse import fs
+from clickstream.warehouse import catalog, fs
 
 
 @dataclass
@@ -185,7 +187,55 @@ def count_statuses(classified: DataFrame) -> dict:
     return counts
 
 
-def write(spark: SparkSession, warehouse: str, rep: RunReport) -> str:
-    path = fs.join(warehouse, "_runs", f"{rep.run_id}.json")
-    fs.write_json(spark, path, rep.to_dict())
-    return path
+def path(warehouse: str, job: str, run_id: str) -> str:
+    """Where a job's run report is: `_runs/<run_id>.<job>.json`. The job is in the name,
+    so that one run id (an Airflow DAG run's, say) can serve several jobs, none of
+    which overwrites another's report. (Before, the name was `_runs/<run_id>.json`:
+    `find` reads those too.)"""
+    return fs.join(warehouse, "_runs", f"{run_id}.{job}.json")
+
+
+def write(spark: SparkSession, warehouse: str, rep: RunReport | dict) -> str:
+    """Write a run report (atomically: a reader sees the whole old one or the whole new one)."""
+    data = rep.to_dict() if isinstance(rep, RunReport) else rep
+    target = path(warehouse, data["job"], data["run_id"])
+    fs.write_json(spark, target, data)
+    return target
+
+
+def find(spark: SparkSession, warehouse: str, job: str, run_id: str) -> dict | None:
+    """A job's run report, under its name or the one reports had before (`<run_id>.json`,
+    when that report is of `job`); None when there is neither."""
+    for name in (path(warehouse, job, run_id), fs.join(warehouse, "_runs", f"{run_id}.json")):
+        text = fs.read_text(spark, name)
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("job", job) == job and data.get("run_id", run_id) == run_id:
+            return data
+    return None
+
+
+def publish(spark: SparkSession, warehouse: str, rep: RunReport | dict, names: list[str],
+            db: str | None = None) -> None:
+    """The end of a job that committed: its run report, written first, then its tables
+    `names` registered in the catalog (warehouse/catalog.py) when a database is set. A
+    catalog error is recorded in the report (`catalog: {"error": ...}`), which is written
+    again, and raised: the commits' accounting is never lost to it."""
+    def put(key: str, value) -> None:
+        if isinstance(rep, RunReport):
+            setattr(rep, key, value)
+        else:
+            rep[key] = value
+
+    write(spark, warehouse, rep)
+    try:
+        registered = catalog.register(spark, warehouse, names, db)
+    except Exception as err:
+        put("catalog", {"error": fs.first_line(err)})
+        write(spark, warehouse, rep)
+        raise
+    if registered is not None:
+        put("catalog", registered)
+        write(spark, warehouse, rep)

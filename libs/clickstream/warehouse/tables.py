@@ -29,7 +29,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 
 from clickstream.config.errors import JobFailed
 from clickstream.config.schemas import REJECTS_COLUMNS, REJECTS_SCHEMA
-from clickstream.warehouse import fs
+from clickstream.warehouse import fs, run_reports
 from clickstream.warehouse.scope import Scope, sql_string
 
 Result = TypeVar("Result")
@@ -128,11 +128,8 @@ def migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
         return
     sources = {}
     for row in unnamed.select("run_id").distinct().collect():  # one row per old run
-        report = fs.read_text(spark, fs.join(warehouse, "_runs", f"{row['run_id']}.json"))
-        try:
-            sources[row["run_id"]] = json.loads(report).get("source") or LEGACY_SOURCE if report else LEGACY_SOURCE
-        except ValueError:
-            sources[row["run_id"]] = LEGACY_SOURCE
+        report = run_reports.find(spark, warehouse, "events", row["run_id"]) or {}
+        sources[row["run_id"]] = report.get("source") or LEGACY_SOURCE
     cases = " ".join(f"WHEN {sql_string(r)} THEN {sql_string(s)}" for r, s in sorted(sources.items()))
     table.update("source IS NULL", {
         "source": f"CASE run_id {cases} ELSE {sql_string(LEGACY_SOURCE)} END",
