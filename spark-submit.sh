@@ -57,12 +57,15 @@ if [[ "$JOB" == "emr-steps" ]]; then
 fi
 # A path to a .py file instead of a job: that script, with everything a job gets
 # (settings, packages, the zipped library), and no argument check of ours.
-APP="$ROOT/jobs/$JOB.py"
+# A job is one of the names in jobs/ (never a path: '../tools/bench' is no job).
 if [[ "$JOB" == *.py ]]; then
   [[ -f "$JOB" ]] || die "no such script: $JOB"
   APP="$(cd "$(dirname "$JOB")" && pwd)/$(basename "$JOB")"
+elif [[ "$JOB" =~ ^[a-z][a-z0-9_]*$ && -f "$ROOT/jobs/$JOB.py" ]]; then
+  APP="$ROOT/jobs/$JOB.py"
+else
+  die "unknown job '$JOB'; jobs: $JOBS (or a path to a .py file)"
 fi
-[[ -f "$APP" ]] || die "unknown job '$JOB'; jobs: $JOBS"
 
 # The job's own argument checks, in plain Python before any JVM starts: a bad option,
 # profile or date costs under a second and prints the same one line as the driver
@@ -76,7 +79,7 @@ for ((i = 0; i < ${#SPARK_OPTS[@]}; i++)); do
   esac
 done
 if [[ "$DEPLOY_MODE" != "cluster" && "$JOB" != *.py ]]; then
-  PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.config.cli check "$ROOT/jobs/$JOB.py" "$@" \
+  PYTHONPATH="$ROOT/libs${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m clickstream.config.cli check "$APP" "$@" \
     || exit $?
   for arg in "$@"; do
     [[ "$arg" == "-h" || "$arg" == "--help" ]] && exit 0  # the check printed the help

@@ -65,10 +65,13 @@ def test_help_is_printed_without_a_jvm(tmp_path):
 
 
 def test_an_unknown_job_or_env_is_one_line(tmp_path):
-    nojob = helpers.submit("nojob")
-    assert (nojob.returncode, nojob.stdout) == (2, "")
-    assert nojob.stderr.splitlines() == ["spark-submit.sh: error: unknown job 'nojob'; jobs: events export generate "
-                                         "hourly_stats maintain pipeline report rollup sessions show emr-steps"]
+    jobs = "events export generate hourly_stats maintain pipeline report rollup sessions show emr-steps"
+    # A path that resolves to a file under jobs/ is no job: '../tools/bench' used to run tools/bench.py.
+    for name in ("nojob", "../tools/bench", "../jobs/events", "events/", "Events"):
+        nojob = helpers.submit(name, "--help")
+        assert (nojob.returncode, nojob.stdout) == (2, ""), name
+        assert nojob.stderr.splitlines() == [f"spark-submit.sh: error: unknown job '{name}'; jobs: {jobs} "
+                                             "(or a path to a .py file)"]
     noscript = helpers.submit("tools/nope.py")
     assert (noscript.returncode, noscript.stderr) == (2, "spark-submit.sh: error: no such script: tools/nope.py\n")
     bad = helpers.submit("--env", "prod", "events", "--input", "x", "--warehouse", "y")

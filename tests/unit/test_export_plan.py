@@ -135,3 +135,26 @@ def test_every_identifier_that_reaches_sql_is_quoted_and_escaped():
     types = export.column_types(fields, "postgresql")
     assert export.create_table_sql("s", 't"1', fields, types, ['we"ird'], "postgresql", 15) == (
         'CREATE TABLE "s"."t""1" ("we""ird" text, CONSTRAINT "t""1_key" UNIQUE NULLS NOT DISTINCT ("we""ird"))')
+
+
+@pytest.mark.parametrize("url", ["jdbc:postgresql://etl:s3cr3t@db:5432/analytics",
+                                 "jdbc:redshift://etl:s3cr3t@c.x:5439/dev?ssl=true", "jdbc:postgresql://etl@db/a"])
+def test_a_user_and_password_before_the_host_are_refused_and_never_shown(url, capsys):
+    """A password in the URL's authority used to pass the password check and survive
+    redact(): it showed in the connection error and in the EMR step JSON."""
+    base = ["--warehouse", "wh", "--table", "sessions", "--target", "t"]
+    with pytest.raises(UsageError) as err:
+        export.parse_args([*base, "--jdbc-url", url])
+    host = url.split("@", 1)[1].split("?")[0]
+    assert str(err.value) == (f"--jdbc-url '{url.split('//')[0]}//{host}' carries a user (and maybe a password) "
+                              "before its host: pass the user with --user (or --export-user) and set "
+                              "CLICKSTREAM_JDBC_PASSWORD (or PGPASSWORD), and keep secrets out of URLs")
+    assert "etl" not in jdbc.redact(url) and "s3cr3t" not in jdbc.redact(url)
+    from clickstream.config import cli
+    from clickstream.deploy import emr
+
+    code = cli.guarded(emr.parse_args, emr.main, ["--code", "s3://c/", "--input", "s3://i", "--warehouse", "s3://w",
+                                                  "--date", "2026-11-23", "--export-jdbc-url", url, "--export-target", "t"], "emr-steps")
+    out = capsys.readouterr()
+    assert code == 2 and "s3cr3t" not in out.out + out.err and out.out == ""
+    assert out.err.startswith("emr-steps: error: --jdbc-url ") and "carries a user" in out.err

@@ -13,12 +13,22 @@ from helpers import ROOT
 
 
 def test_read_properties(tmp_path):
+    """Java's properties format, as spark-submit reads a properties file: a ':' or white
+    space separates too ('spark.master: local' used to become the key 'spark.master:'),
+    escapes, continued lines, and a line it cannot read refused."""
     path = tmp_path / "x.properties"
-    path.write_text("# comment\n! also a comment\n\nspark.a=1\nspark.b  two words \nspark.c = x=y\n")
-    assert submit.read_properties(path) == {"spark.a": "1", "spark.b": "two words", "spark.c": "x=y"}
-    path.write_text("spark.a=1\nspark.b=\\\n  continued\n")
-    with pytest.raises(UsageError, match=r"x.properties:2: expected 'key=value'"):
-        submit.read_properties(path)
+    path.write_text("# comment\n! also a comment\n\nspark.a=1\nspark.b  two words \nspark.c = x=y\n"
+                    "  spark.master: local[2]\nspark.d\\:e=f\\tg\nspark.e = a\\\n    b\\\\\nspark.f=\\u00e9\\=\n"
+                    "spark.g\n# a comment ends here \\\nspark.h:\tv\r\nspark.i=1 # not a comment\n")
+    assert submit.read_properties(path) == {
+        "spark.a": "1", "spark.b": "two words", "spark.c": "x=y", "spark.master": "local[2]", "spark.d:e": "f\tg",
+        "spark.e": "ab\\", "spark.f": "\u00e9=", "spark.g": "", "spark.h": "v", "spark.i": "1 # not a comment"}
+    for text, number, message in (("spark.a=1\n=orphan\n", 2, "expected a 'spark.' setting"),
+                                  ("spark.a=1\nmaster local\n", 2, "expected a 'spark.' setting"),
+                                  ("spark.a=\\u00zz\n", 1, "malformed \\\\uxxxx escape")):
+        path.write_text(text)
+        with pytest.raises(UsageError, match=rf"^{path}:{number}: {message}"):
+            submit.read_properties(path)
 
 
 def test_environments_merge_left_to_right():

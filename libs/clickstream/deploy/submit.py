@@ -33,17 +33,67 @@ _ENV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HADOOP_JAR = re.compile(r"^hadoop-(?:client-api|common)-(\d+\.\d+\.\d+)\.jar$")
 
 
-def read_properties(path: Path) -> dict[str, str]:
-    """A Spark properties file: `key=value` or `key value` lines; `#`/`!` comments."""
-    props: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith(("#", "!")):
+_PROPERTY_SPACE = " \t\f"
+_PROPERTY_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _logical_lines(text: str):
+    """(first line number, logical line) of a properties text, as java.util.Properties
+    reads it: comment and blank lines skipped, a line ending in an odd number of
+    backslashes continued on the next (whose leading white space is dropped)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    number = 0
+    while number < len(lines):
+        first, line = number + 1, lines[number].lstrip(_PROPERTY_SPACE)
+        number += 1
+        if not line or line[0] in "#!":
             continue
-        match = re.match(r"^([^=\s]+)\s*(?:=|\s)\s*(.*)$", line)
-        if not match or line.endswith("\\"):
-            raise UsageError(f"{path}:{number}: expected 'key=value', got {line!r}")
-        props[match.group(1)] = match.group(2).strip()
+        while (len(line) - len(line.rstrip("\\"))) % 2 == 1:
+            line = line[:-1] + (lines[number].lstrip(_PROPERTY_SPACE) if number < len(lines) else "")
+            number += 1
+        yield first, line
+
+
+def _unescape(text: str, where: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char != "\\":
+            out.append(char)
+            i += 1
+            continue
+        code = text[i + 1:i + 2]
+        if code == "u":
+            digits = text[i + 2:i + 6]
+            if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                raise UsageError(f"{where}: malformed \\uxxxx escape in {text!r}")
+            out.append(chr(int(digits, 16)))
+            i += 6
+        else:
+            out.append(_PROPERTY_ESCAPES.get(code, code))
+            i += 2
+    return "".join(out)
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Spark properties file in Java's properties format, as spark-submit's
+    --properties-file reads it: `key=value`, `key: value` or `key value`; `#`/`!`
+    comments; a line ending in `\\` continued on the next; escapes (`\\t`, `\\uXXXX`,
+    `\\=`, ...); the value trimmed. A line it cannot read (no key, a bad escape, a key
+    that is not a `spark.` setting) is a UsageError naming the file and the line."""
+    props: dict[str, str] = {}
+    for number, line in _logical_lines(path.read_text(encoding="utf-8")):
+        where = f"{path}:{number}"
+        end = 0
+        while end < len(line) and line[end] not in "=:" + _PROPERTY_SPACE:
+            end += 2 if line[end] == "\\" else 1
+        key, rest = line[:end], line[end:].lstrip(_PROPERTY_SPACE)
+        if rest[:1] in ("=", ":"):
+            rest = rest[1:].lstrip(_PROPERTY_SPACE)
+        key = _unescape(key, where)
+        if not key.startswith("spark.") or len(key) == len("spark."):
+            raise UsageError(f"{where}: expected a 'spark.' setting as 'key=value', got {line!r}")
+        props[key] = _unescape(rest, where).strip()
     return props
 
 

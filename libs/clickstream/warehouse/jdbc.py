@@ -44,6 +44,10 @@ def dialect(url: str) -> str:
     if not match:
         raise UsageError(f"bad --jdbc-url {redact(url)!r}: use jdbc:postgresql://HOST:PORT/DATABASE "
                          "or jdbc:redshift://HOST:PORT/DATABASE")
+    if "@" in redact_options(url):
+        raise UsageError(f"--jdbc-url {redact(url)!r} carries a user (and maybe a password) before its host: "
+                         "pass the user with --user (or --export-user) and set CLICKSTREAM_JDBC_PASSWORD "
+                         "(or PGPASSWORD), and keep secrets out of URLs")
     secrets = [key for key in option_keys(url) if _SECRET_KEY.search(key)]
     if secrets:
         raise UsageError(f"--jdbc-url {redact(url)!r} carries {secrets[0]!r}: set CLICKSTREAM_JDBC_PASSWORD "
@@ -59,10 +63,20 @@ def option_keys(url: str) -> list[str]:
     return [part.split("=", 1)[0].strip() for part in re.split(r"[&;?]", url[cut + 1:]) if part.strip()]
 
 
-def redact(url: str) -> str:
-    """The URL without its driver options (everything from the first '?' or ';'), which
-    is what any shown or stored URL is."""
+def redact_options(url: str) -> str:
+    """The URL without its driver options (everything from the first '?' or ';')."""
     return re.split(r"[?;]", url, maxsplit=1)[0]
+
+
+def redact(url: str) -> str:
+    """The URL without its driver options and without a user and password before its
+    host ('jdbc:postgresql://u:secret@db/x?password=p' -> 'jdbc:postgresql://db/x'),
+    which is what any shown or stored URL is."""
+    bare = redact_options(url)
+    if "@" in bare:
+        scheme, _, rest = bare.partition("://")
+        bare = f"{scheme}://{rest.rsplit('@', 1)[1]}" if rest else bare.rsplit("@", 1)[1]
+    return bare
 
 
 def location(url: str) -> str:
