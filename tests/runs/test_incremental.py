@@ -298,3 +298,26 @@ def test_dated_days_without_files_are_one_line_and_exit_2(spark, tmp_path, capsy
         f"events: error: no input files for any requested day (2020-01-11..2020-01-12) under file:{root} "
         "with layout {yyyy}/{MM}/{dd}"]
     assert not (tmp_path / "wh").exists()
+
+
+def test_an_input_root_and_a_warehouse_with_glob_characters_are_read_as_named(spark, hipages_profile, tmp_path):
+    """`in[1]` is that directory, never `in1`; `w{x}` that warehouse: the stream, the
+    dated days, the record of files read and the report read them as named (they used
+    to be read as globs: `in[1]` matched `in1`, and `w{x}` matched `wx`)."""
+    src, decoy, wh = tmp_path / "in[1]", tmp_path / "in1", tmp_path / "w{x}"
+    write_lines(src / "2017/02/02/a.json", [L("a1", timestamp="02/02/2017 10:00:00")])
+    write_lines(decoy / "2017/02/02/b.json", [L("b1", timestamp="02/02/2017 10:00:00")])
+    (tmp_path / "wx").mkdir()
+    first = run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
+    assert first.input_files == [f"file:{src}/2017/02/02/a.json"]
+    with (src / "2017/02/02/a.json").open("a") as f:
+        f.write(L("a2", timestamp="02/02/2017 11:00:00") + "\n")
+    second = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
+    assert (second.files_changed_after_ingest, second.input_files) == ([f"file:{src}/2017/02/02/a.json"], [])
+    dated = run_events(spark, hipages_profile, src, wh, "r3", days=(D(2017, 2, 2),))
+    assert (dated.input_files, dated.events_written, dated.duplicates) == ([f"file:{src}/2017/02/02/a.json"], 1, 1)
+    from clickstream.runs import report
+
+    assert [(r["run_id"], r["job"]) for r in report._run_reports(spark, f"file:{wh}").select(
+        "run_id", "job").orderBy("run_id").collect()] == [("r1", "events"), ("r2", "events"), ("r3", "events")]
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == [("a1", "r1"), ("a2", "r3")]

@@ -190,7 +190,7 @@ def changed_dates(spark: SparkSession, path: str, column: str, first: int, last:
         return None
     files = [fs.join(path, "_delta_log", f"{v:020d}.json") for v in range(first, last + 1)]
     try:
-        log_rows = spark.read.schema(_LOG_SCHEMA).json(files)
+        log_rows = spark.read.schema(_LOG_SCHEMA).json([fs.literal_path(f) for f in files])
         dates = (log_rows.select(F.explode(F.array(
             F.when(F.col("add.dataChange"), F.col("add.partitionValues").getItem(key)),
             F.when(F.col("remove.dataChange"), F.col("remove.partitionValues").getItem(key)))).alias("d"))

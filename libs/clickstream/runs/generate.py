@@ -179,7 +179,7 @@ def write(spark: SparkSession, cfg: GenerateConfig) -> list[str]:
     """Write the K files as <output>/events-00000.jsonl ...; returns their URIs."""
     from clickstream.warehouse import fs
 
-    if fs.list_files(spark, cfg.output):
+    if fs.list_files(spark, fs.literal_path(cfg.output)):
         raise UsageError(f"--output {cfg.output} already holds files; give an empty or new directory")
     tmp = fs.join(cfg.output, "_generating")
     lines(spark, cfg).write.mode("overwrite").option("compression", "none").text(tmp)

@@ -117,7 +117,7 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
                     done["vacuum"] = {"files_deleted": files_before - _data_file_count(spark, path)}
                 if cfg.manifest:
                     table.generate("symlink_format_manifest")
-                    done["manifest"] = {"files": len(fs.list_files(spark, fs.join(path, "_symlink_format_manifest")))}
+                    done["manifest"] = {"files": len(fs.list_files(spark, fs.join(fs.literal_path(path), "_symlink_format_manifest")))}
             done["version"] = tables.current_version(spark, path)
             rep["tables"][name] = done
             print(f"maintain run_id={cfg.run_id} table={name} "
@@ -136,4 +136,4 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
 
 def _data_file_count(spark: SparkSession, table_path: str) -> int:
     """Parquet files under a table directory (the log's own files aside)."""
-    return sum(1 for f in fs.list_files(spark, table_path) if f.endswith(".parquet"))
+    return sum(1 for f in fs.list_files(spark, fs.literal_path(table_path)) if f.endswith(".parquet"))

@@ -53,7 +53,9 @@ def new_file_stream(spark: SparkSession, root: str, max_files_per_batch: int | N
     )
     if max_files_per_batch:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_batch))
-    return reader.load(root).select("value", F.col("_metadata.file_path").alias("source_file"),
+    # The root is a name, not a glob: 'in[1]' is that directory (escaped, Hadoop's glob
+    # matches only it).
+    return reader.load(fs.literal_path(root)).select("value", F.col("_metadata.file_path").alias("source_file"),
                                     F.col("_metadata.file_block_start").alias("block_start"),
                                     *ingested.file_columns())
 
