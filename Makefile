@@ -35,7 +35,7 @@ run: setup check-java
 	rm -rf $(WAREHOUSE)
 	./spark-submit.sh pipeline --input $(SAMPLE) --warehouse $(WAREHOUSE) --run-id sample \
 	  --steps events,hourly_stats,rollup,sessions,report --max-reject-rate 0.6 --csv $(WAREHOUSE)/exports
-	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5
+	./spark-submit.sh show --warehouse $(WAREHOUSE) --rows 5 --table events --table hourly_stats
 	@echo
 	@echo "Tables:      $(WAREHOUSE)/events  $(WAREHOUSE)/rejects  $(WAREHOUSE)/hourly_stats  $(WAREHOUSE)/sessions"
 	@echo "Rollups:     $(WAREHOUSE)/daily_stats  $(WAREHOUSE)/weekly_stats  $(WAREHOUSE)/monthly_stats"

@@ -329,3 +329,16 @@ def test_one_run_id_for_two_jobs_keeps_both_reports_and_the_page_shows_the_run(s
     assert data.undated_rejects == 0
     [ledger] = (wh / "_files" / "hipages").glob("run-*")
     assert ledger.name.startswith("run-D-") and ledger.name.endswith(".jsonl")
+
+
+def test_show_prints_the_chosen_tables_rows_and_names_the_others_with_their_counts(spark, hipages_profile,
+                                                                                    tmp_path, capsys):
+    """`make run` shows events and hourly_stats; the other tables are named, with their
+    row counts, in one line (it used to print five rows of each of seven tables)."""
+    wh = tmp_path / "wh"
+    run(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("e1"), L("e2"), "{bad"]), wh, "r1", 1.0)
+    capsys.readouterr()
+    assert run_job(spark, "show", "--warehouse", str(wh), "--table", "events", "--rows", "1") == 0
+    out = capsys.readouterr().out
+    assert f"\nevents: 2 rows, Delta version 1, at file:{wh}/events\n" in out and "only showing top 1 row" in out
+    assert f"\nAlso in file:{wh}: rejects (1 rows)\n" in out and "raw_binary" not in out

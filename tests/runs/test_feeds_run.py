@@ -254,3 +254,26 @@ def test_sessions_of_every_feed_with_each_profiles_rules(spark, warehouse):
     assert [(r["event_count"], r["duration_seconds"], r["first_activity"], r["landing_url_level1"],
              r["landing_url_level2"], r["converted_at"], r["conversion_activity"]) for r in got.collect()] == [
         (2, 1312, "page_visit", "app.local", "main", dt.datetime(2020, 1, 13, 6, 2, 55), "meeting_scheduled")]
+
+
+def test_batched_new_files_check_the_headers_of_the_new_files_only(spark, tmp_path, imp, monkeypatch):
+    """With --max-files-per-batch the headers are checked before the first batch, of the
+    files not ingested yet only: an old file is not opened again (it used to be, on every
+    run), and an old file whose header no longer suits the profile fails nothing."""
+    from clickstream.runs import events
+    from clickstream.warehouse import fs
+
+    src, wh = tmp_path / "imp", tmp_path / "wh"
+    src.mkdir()
+    (src / "a.csv").write_text(f"{IMP_HEADER}\ni-1,cmp-1,u-1,2021-03-04 10:15:30,\n")
+    run_events(spark, imp, src, wh, "b1", source="impressions", new_files_only=True, max_files_per_batch=1)
+    (src / "a.csv").write_text("no,header,we,know\n")  # rewritten after it was ingested
+    (src / "b.csv").write_text(f"{IMP_HEADER}\ni-2,cmp-2,u-2,2021-03-04 11:00:00,\n")
+    opened = []
+    read_first_line = fs.read_first_line
+    monkeypatch.setattr(fs, "read_first_line", lambda s, uri: opened.append(uri.rsplit("/", 1)[1])
+                        or read_first_line(s, uri))
+    rep = run_events(spark, imp, src, wh, "b2", source="impressions", new_files_only=True, max_files_per_batch=1)
+    assert (rep.events_written, rep.files_changed_after_ingest) == (1, [f"file:{src}/a.csv"])
+    assert opened == ["b.csv", "b.csv"]  # before the first batch, then by its batch
+    assert events.csv_headers(spark, imp, [f"file:{src}/b.csv"]) == {f"file:{src}/b.csv": IMP_HEADER.split(",")}

@@ -32,3 +32,12 @@ def test_a_jobs_own_lines_pass_untouched_even_when_they_look_like_ivys():
            b"no newline at the end"]
     assert list(console.quiet_stderr(job)) == job
     assert list(console.quiet_stdout([b":: loading settings :: file = /x/ivysettings.xml\n", *job])) == job
+
+
+def test_datasketches_note_on_java_17_is_left_out_of_both_streams():
+    """DataSketches prints it once per JVM on Java 17 (`make run` showed it); it needs no
+    off-heap memory here. A line that only mentions it stays."""
+    note = b"Warning: Java versions > Java 11 can only operate in restricted mode where no off-heap operations are allowed!\n"
+    kept = [b"events run_id=r\n", b"a line that quotes " + note]
+    assert list(console.quiet_stderr([note, *kept])) == kept
+    assert list(console.quiet_stdout([*kept, note])) == kept

@@ -101,7 +101,9 @@ def setup_logging() -> None:
     """The jobs' own INFO lines (what a run is doing) on stderr; py4j's only when verbose."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not verbose():
-        logging.getLogger("py4j").setLevel(logging.WARNING)
+        # py4j's chatter, and matplotlib's "generated new fontManager" on a fresh machine.
+        for name in ("py4j", "matplotlib"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # Set by `check_args`: a job parses and validates its arguments, then stops before Spark.

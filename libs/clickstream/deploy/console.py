@@ -10,7 +10,9 @@ CLICKSTREAM_VERBOSE=1, when spark-submit.sh runs no filter at all):
   line that says WARN, ERROR, UNRESOLVED, not found or FAILED still show, as does
   anything after the report (a failed resolution's exception, for one);
 - Ivy's first line, which it prints on stdout before spark-submit points it at stderr;
-- the JVM's note that Spark enables an incubator module.
+- the JVM's note that Spark enables an incubator module;
+- DataSketches' note that on Java 17 it runs without off-heap memory (it needs none here),
+  on either stream.
 
 Lines are relayed as bytes, one at a time as they come, so that a line a job prints
 (a pause point's, say) reaches the reader at once. The filter ignores SIGINT: after a
@@ -29,6 +31,8 @@ _IVY_LINE = re.compile(rb"^(::|\t|\r?\n|Ivy Default Cache set to: |The jars for 
                        rb"|[^ ]+#[^ ]+ added as a dependency\r?\n|downloading )")
 _IVY_SHOWN = re.compile(rb"^downloading |WARN|ERROR|::::|UNRESOLVED|(?i:not found)|FAILED")
 _JVM_NOTE = re.compile(rb"^WARNING: Using incubator modules: jdk\.incubator\.vector\r?\n")
+_SKETCHES_NOTE = re.compile(rb"^Warning: Java versions > Java 11 can only operate in restricted mode where no "
+                            rb"off-heap operations are allowed!\r?\n")
 
 
 def quiet_stderr(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -48,13 +52,13 @@ def quiet_stderr(lines: Iterable[bytes]) -> Iterator[bytes]:
                 ivy = False
             continue
         ivy = problems = False
-        if not _JVM_NOTE.match(line):
+        if not (_JVM_NOTE.match(line) or _SKETCHES_NOTE.match(line)):
             yield line
 
 
 def quiet_stdout(lines: Iterable[bytes]) -> Iterator[bytes]:
     """spark-submit's stdout (the job's own output) without Ivy's first line."""
-    return (line for line in lines if not IVY_FIRST_LINE.match(line))
+    return (line for line in lines if not (IVY_FIRST_LINE.match(line) or _SKETCHES_NOTE.match(line)))
 
 
 FILTERS = {"stdout": quiet_stdout, "stderr": quiet_stderr}

@@ -388,9 +388,10 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
                     "--new-files-only does not take a file twice: run events --input FILE to take each again "
                     "(its old lines come back as duplicates, its late lines as events; docs/scheduling.md)",
                     len(rep.files_changed_after_ingest), ", ".join(rep.files_changed_after_ingest))
-    if cfg.max_files_per_batch:
-        # A bad CSV header fails the run before any batch commits (one batch checks its own).
-        csv_headers(spark, cfg.profile, listed)
+    if cfg.max_files_per_batch and cfg.profile.format == "csv" and cfg.profile.csv_header:
+        # A bad CSV header fails the run before any batch commits (one batch checks its
+        # own). Only the files not ingested yet: an old file is never read again.
+        csv_headers(spark, cfg.profile, ingested.not_recorded(spark, warehouse, cfg.source, listed))
     checkpoint = incremental.checkpoint_path(warehouse, cfg.source, root)
     rep.checkpoint = checkpoint
     log.info("run %s: new files under %s (%d file(s) there), checkpoint %s", cfg.run_id, root, len(listed),

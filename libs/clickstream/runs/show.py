@@ -35,6 +35,8 @@ def parse_args(argv):
 
 
 def run(spark: SparkSession, args) -> int:
+    """The chosen tables (--table; default: every one) with their first rows; with
+    --table, the warehouse's other tables are named with their row counts."""
     warehouse = fs.qualify(spark, args.warehouse)
     for name in args.table or list(TABLES):
         path = fs.join(warehouse, name)
@@ -44,8 +46,13 @@ def run(spark: SparkSession, args) -> int:
         df = spark.read.format("delta").load(path)
         version = tables.current_version(spark, path)
         print(f"\n{name}: {df.count()} rows, Delta version {version}, at {path}")
-        sketches = [f.name for f in df.schema.fields if isinstance(f.dataType, T.BinaryType)]  # bytes, unreadable
-        df.orderBy(*[F.col(c) for c in TABLES[name]]).drop(*sketches).show(args.rows, truncate=60)
+        binary = [f.name for f in df.schema.fields if isinstance(f.dataType, T.BinaryType)]  # sketches, raw bytes
+        df.orderBy(*[F.col(c) for c in TABLES[name]]).drop(*binary).show(args.rows, truncate=60)
+    others = [(name, fs.join(warehouse, name)) for name in TABLES if args.table and name not in args.table]
+    counts = [f"{name} ({spark.read.format('delta').load(path).count():,} rows)" for name, path in others
+              if DeltaTable.isDeltaTable(spark, path)]
+    if counts:
+        print(f"\nAlso in {warehouse}: {', '.join(counts)}")
     events = fs.join(warehouse, "events")
     local = events[len("file:"):] if events.startswith("file:") else events
     print(f'\nQuery with Spark:  spark.read.format("delta").load("{events}")')

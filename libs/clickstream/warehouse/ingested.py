@@ -78,6 +78,16 @@ def record(spark: SparkSession, warehouse: str, source: str, run_id: str, batch_
     fs.write_text_atomic(spark, fs.join(ledger_path(warehouse, source), name), text)
 
 
+def not_recorded(spark: SparkSession, warehouse: str, source: str, paths: list[str]) -> list[str]:
+    """The `paths` that no record of files read names (the files not ingested yet), sorted."""
+    ledger = ledger_path(warehouse, source)
+    if not paths or not fs.is_directory(spark, ledger):
+        return sorted(paths)
+    recorded = spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger)).select("path")
+    listed = spark.createDataFrame([(p,) for p in paths], "path string")
+    return sorted(r["path"] for r in listed.join(recorded, "path", "left_anti").collect())  # the new files only
+
+
 def changed_after_ingest(spark: SparkSession, warehouse: str, source: str,
                          listed: dict[str, tuple[int, int]]) -> list[str]:
     """The listed files (path -> (size, modified)) whose newest record says another size
