@@ -177,6 +177,31 @@ def test_export_twice_is_a_no_op_and_late_data_replaces_exactly_its_days(spark, 
     assert all(after[k] != xmins.get(k) for k in after if k.startswith("20170203"))
 
 
+def test_a_table_made_again_to_the_same_version_is_published_whole(spark, warehouse, db, caplog):
+    """The record keeps the table's Delta id: a table deleted and written again up to the
+    version the last export published (other rows) is published whole, not reported
+    up_to_date as it used to be."""
+    from delta.tables import DeltaTable
+
+    url, connect = db
+    cols = columns_of(spark, warehouse, "hourly_stats")
+    first = run_export(spark, warehouse, url, "hourly_stats", "stats")
+    path = str(warehouse / "hourly_stats")
+    rows = spark.read.format("delta").load(path).withColumn("activity_count", F.col("activity_count") + 100)
+    rows = spark.createDataFrame(rows.collect(), rows.schema)  # off the table about to be deleted
+    old_id = DeltaTable.forPath(spark, path).detail().first()["id"]
+    shutil.rmtree(path)
+    for _ in range(first["version"] + 1):
+        rows.write.format("delta").mode("overwrite").partitionBy("event_date").save(path)
+    assert DeltaTable.forPath(spark, path).history(1).first()["version"] == first["version"]
+    again = run_export(spark, warehouse, url, "hourly_stats", "stats", run_id="made-again")
+    assert (again["mode"], again["status"], again["published_before"]) == ("full", "succeeded", None)
+    assert pg_rows(connect, "stats", cols) == delta_rows(spark, warehouse, "hourly_stats")
+    new_id = DeltaTable.forPath(spark, path).detail().first()["id"]
+    assert f"is of table id {old_id}, and the table's id is now {new_id}" in caplog.text
+    assert run_export(spark, warehouse, url, "hourly_stats", "stats", run_id="then")["status"] == "up_to_date"
+
+
 def test_a_range_export_replaces_that_range_of_one_source_only(spark, warehouse, db):
     url, connect = db
     cols = columns_of(spark, warehouse, "hourly_stats")

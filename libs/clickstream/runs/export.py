@@ -9,7 +9,8 @@
 
 Which dates (`event_date`, or `session_date` for sessions): --from/--to forces a range.
 Otherwise the dates whose partitions the table's commits changed since the version
-the last export of this table to this target published; that version is recorded in
+the last export of this table to this target published; that version (and the Delta
+table's id, so that a table made again is published whole) is recorded in
 `<warehouse>/_exports/<table>/<target>.json` after the transaction commits. The
 first export publishes every date (and replaces the whole target). A killed export
 leaves the target as it was and its staging table behind; the next export of the
@@ -293,13 +294,24 @@ def record_path(warehouse: str, cfg: ExportConfig) -> str:
     return fs.join(warehouse, "_exports", cfg.table, name)
 
 
-def published_version(spark: SparkSession, path: str) -> int | None:
+def published_version(spark: SparkSession, path: str, table_id: str) -> int | None:
+    """The table version the record at `path` says was published, when it is of this very
+    table (`table_id`, the Delta table's id): a table deleted and made again, or
+    replaced by a copy, can reach the same version with other rows. None: publish
+    every date (no record, an unreadable one, one of another table, or one written
+    before records kept the table's id)."""
     text = fs.read_text(spark, path)
     try:
-        return int(json.loads(text)["version"]) if text else None
+        record = json.loads(text) if text else None
+        version = int(record["version"]) if record else None
     except (ValueError, KeyError, TypeError):
         log.warning("unreadable export record %s: publishing every date", path)
         return None
+    if version is not None and record.get("table_id") != table_id:
+        log.warning("the export record %s is of table id %s, and the table's id is now %s (made again since): "
+                    "publishing every date", path, record.get("table_id") or "(not recorded)", table_id)
+        return None
+    return version
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -311,6 +323,7 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
     if not DeltaTable.isDeltaTable(spark, path):
         raise UsageError(f"no Delta table {cfg.table} in {warehouse}")
     version = tables.current_version(spark, path)
+    table_id = DeltaTable.forPath(spark, path).detail().first()["id"]
     rows = tables.read_version(spark, path, version)
     if not cfg.sketch:
         rows = rows.drop(*SKETCH_COLUMNS)
@@ -327,7 +340,7 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
     if cfg.date_from:
         mode, dates, since = "range", [], None
     else:
-        since = published_version(spark, record)
+        since = published_version(spark, record, table_id)
         dates = None if since is None or since > version else changed_dates(spark, path, column, since + 1, version)
         mode = "full" if dates is None else "changed"
     rep = {"run_id": cfg.run_id, "job": "export", "table": cfg.table, "warehouse": warehouse, "version": version,
@@ -354,7 +367,7 @@ def run(spark: SparkSession, cfg: ExportConfig) -> dict:
     if mode != "range":
         fs.write_json(spark, record, {"table": cfg.table, "target": f"{schema}.{table}", "source": cfg.source,
                                       "jdbc_url": jdbc.redact(cfg.jdbc_url), "version": version,
-                                      "run_id": cfg.run_id})
+                                      "table_id": table_id, "run_id": cfg.run_id})
     rep["duration_s"] = round(time.time() - started, 3)
     run_reports.write(spark, warehouse, rep)
     dates_text = "all" if mode == "full" else f"{cfg.date_from}..{cfg.date_to}" if mode == "range" else len(dates)
