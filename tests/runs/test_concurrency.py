@@ -3,10 +3,12 @@ with their own sessions (their own commit metadata) on the shared SparkContext. 
 must lose and double nothing: the tables equal one clean run's."""
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
 
+from clickstream.config import schemas
 from clickstream.runs import events, hourly_stats, sessions
 from clickstream.warehouse import tables
 
@@ -78,3 +80,78 @@ def test_a_conflicting_commit_is_planned_again_then_given_up_in_one_line(spark, 
     assert capsys.readouterr().err.splitlines() == [
         f"{job}: error: gave up after 5 attempts: other writers kept committing to the warehouse (Conflict: "
         "[DELTA_CONCURRENT_APPEND] Files were added by a concurrent update); nothing of this run is committed"]
+
+
+def at_once(spark, jobs: dict) -> dict:
+    """Run each job (a function of a session) in its own thread and session, started
+    together; what each returned or raised."""
+    results, barrier = {}, threading.Barrier(len(jobs))
+
+    def run(name, job):
+        session = spark.newSession()
+        barrier.wait()
+        try:
+            results[name] = job(session)
+        except Exception as err:  # noqa: BLE001 - reported by the caller's assertion
+            results[name] = err
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    return results
+
+
+def test_two_first_stats_and_rollup_runs_at_once_both_make_their_table(spark, hipages_profile, tmp_path):
+    """Two hourly_stats runs, then two rollup runs, at the same time on a warehouse
+    without those tables: both of each pair create the same table at once, and both go
+    on (the second used to fail on the AnalysisException of a table being created, which
+    only the events job retried)."""
+    from clickstream.runs import rollup
+
+    wh = tmp_path / "wh"
+    src = write_lines(tmp_path / "a.json", [hipages_line(f"e{i}", f"u{i % 3}") for i in range(6)])
+    run_events(spark, hipages_profile, src, wh, "ev")
+    stats = at_once(spark, {name: (lambda s, n=name: hourly_stats.run(s, hourly_stats.StatsConfig(
+        warehouse=str(wh), run_id=n))) for name in ("s1", "s2")})
+    assert sorted((k, v["status"]) if isinstance(v, dict) else (k, repr(v)) for k, v in stats.items()) == [
+        ("s1", "succeeded"), ("s2", "succeeded")]
+    grains = at_once(spark, {name: (lambda s, n=name: rollup.run(s, rollup.RollupConfig(
+        warehouse=str(wh), grain="day", run_id=n))) for name in ("r1", "r2")})
+    assert sorted((k, v["status"]) if isinstance(v, dict) else (k, repr(v)) for k, v in grains.items()) == [
+        ("r1", "succeeded"), ("r2", "succeeded")]
+    assert table_rows(spark, wh, "hourly_stats", "activity", "activity_count", "user_count") == [
+        ("page_view", 6, 3)]
+    assert table_rows(spark, wh, "daily_stats", "activity", "activity_count", "user_count_estimate") == [
+        ("page_view", 6, 3)]
+
+
+@pytest.mark.parametrize("job", ["hourly_stats", "rollup"])
+def test_a_table_another_run_is_creating_is_waited_for(spark, hipages_profile, tmp_path, monkeypatch, job):
+    """The moment two real runs race for (above) made deterministic: this run finds the
+    other's `_delta_log` holding only its commit's temporary file ("not empty and not a
+    Delta table"); it waits, the other's commit lands, and it goes on."""
+    from clickstream.runs import rollup
+
+    wh = tmp_path / "wh"
+    run_events(spark, hipages_profile, write_lines(tmp_path / "a.json", [hipages_line("e1")]), wh, "ev")
+    if job == "rollup":
+        hourly_stats.run(spark, hourly_stats.StatsConfig(warehouse=str(wh), run_id="st"))
+    table = wh / ("hourly_stats" if job == "hourly_stats" else "daily_stats")
+    (table / "_delta_log").mkdir(parents=True)
+    (table / "_delta_log" / ".00000000000000000000.json.7f3e.tmp").write_text("{}")
+    waits = []
+
+    def other_commit_lands(seconds):
+        waits.append(seconds)
+        shutil.rmtree(table)
+        tables.ensure_table(spark, str(table), (schemas.hourly_stats_schema() if job == "hourly_stats"
+                                                else schemas.rollup_schema()),
+                            ("event_date",) if job == "hourly_stats" else ("period_start",))
+
+    monkeypatch.setattr(tables, "_sleep", other_commit_lands)
+    rep = (hourly_stats.run(spark, hourly_stats.StatsConfig(warehouse=str(wh), run_id="second")) if job == "hourly_stats"
+           else rollup.run(spark, rollup.RollupConfig(warehouse=str(wh), grain="day", run_id="second")))
+    assert (rep["status"], len(waits)) == ("succeeded", 1)
+    assert table_rows(spark, wh, table.name, "activity", "activity_count") == [("page_view", 1)]

@@ -26,7 +26,6 @@ from datetime import datetime, timezone
 
 import pyspark.sql.functions as F
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import cli, faults, schemas
@@ -446,19 +445,12 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         files = list(listed)
         csv_headers(spark, cfg.profile, files)  # before any table is created or changed
     events_path = tables.table_path(warehouse, "events")
-    for attempt in range(1, cfg.max_attempts + 1):  # two first runs may both create the tables
-        try:
-            tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED)
-            tables.migrate_events(spark, events_path, warehouse)
-            tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"))
-            break
-        # Besides Delta's conflicts, a run that looks while another is creating the table
-        # can see its `_delta_log` before the first commit: "not empty and not a Delta
-        # table", an AnalysisException. Once the other commit lands, the retry finds the table.
-        except tables.CONFLICTS + (AnalysisException,):
-            if attempt == cfg.max_attempts:
-                raise
-            time.sleep(attempt)
+    def tables_ready() -> None:  # two first runs may both create the tables: tables.settled
+        tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED)
+        tables.migrate_events(spark, events_path, warehouse)
+        tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"))
+
+    tables.settled(tables_ready, cfg.max_attempts)
 
     check_salt(cfg.profile, cfg.pii_salt, cfg.allow_unsalted)
     if cfg.profile.pii_fields():  # every run of a source hashes with the same salt, or none

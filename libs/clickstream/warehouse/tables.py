@@ -51,12 +51,37 @@ def table_path(warehouse: str, name: str) -> str:
     return fs.join(warehouse, name)
 
 
+SETTLE_ATTEMPTS = 5
+
+
+def settled(change: Callable[[], Result], attempts: int = SETTLE_ATTEMPTS) -> Result:
+    """`change()`, a change to a table's definition (create it, add columns, set a
+    property), tried again after a short wait when another run changes the same table
+    at the same moment: Delta's conflicts, and the AnalysisException of a table another
+    run is creating (its `_delta_log` exists before its first commit: "not empty and
+    not a Delta table"). Once the other commit lands, the next try finds the table."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return change()
+        except CONFLICTS + (AnalysisException,):
+            if attempt == attempts:
+                raise
+            _sleep(attempt * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by=(),
                  properties: dict[str, str] | None = None, add_columns: bool = False) -> DeltaTable:
     """Create the Delta table at `path` when it does not exist yet; give an existing
     table the `properties` it lacks and, with `add_columns`, the nullable columns of
     `schema` it lacks (one ALTER commit each, once: a migration for tables an older
-    version made, where NULL is the right value for the old rows)."""
+    version made, where NULL is the right value for the old rows). `settled`: two runs
+    that make the same new table at once both go on."""
+    return settled(lambda: _ensure_table(spark, path, schema, partition_by, properties, add_columns))
+
+
+def _ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by,
+                  properties: dict[str, str] | None, add_columns: bool) -> DeltaTable:
     if DeltaTable.isDeltaTable(spark, path):
         table = DeltaTable.forPath(spark, path)
         have = set(table.toDF().columns)
@@ -90,6 +115,10 @@ def ensure_rejects(spark: SparkSession, path: str) -> None:
     bytes move to `raw_binary`, `raw` gets U+FFFD in their place), then the property
     that says it is done. A run killed in between repeats the repair, which finds
     nothing left to change."""
+    settled(lambda: _ensure_rejects(spark, path))
+
+
+def _ensure_rejects(spark: SparkSession, path: str) -> None:
     if not DeltaTable.isDeltaTable(spark, path):
         ensure_table(spark, path, REJECTS_SCHEMA, properties={RAW_UTF8_PROPERTY: "true"})
         return
@@ -107,12 +136,16 @@ def ensure_rejects(spark: SparkSession, path: str) -> None:
 
 def pin_property(spark: SparkSession, path: str, key: str, value: str) -> str | None:
     """Give the table the property `key` = `value` when it has none (one ALTER commit);
-    return the value it holds when that differs, else None."""
-    held = (DeltaTable.forPath(spark, path).detail().first()["properties"] or {}).get(key)
-    if held is None:
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({sql_string(key)} = {sql_string(value)})")
-        return None
-    return held if held != value else None
+    return the value it holds when that differs, else None. Two runs that pin it at
+    once: the second's ALTER conflicts, and its next try reads what the first pinned."""
+    def pin() -> str | None:
+        held = (DeltaTable.forPath(spark, path).detail().first()["properties"] or {}).get(key)
+        if held is None:
+            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({sql_string(key)} = {sql_string(value)})")
+            return None
+        return held if held != value else None
+
+    return settled(pin)
 
 
 def migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
