@@ -135,3 +135,33 @@ def test_a_planned_file_deleted_before_it_was_read_is_one_line_then_skipped_as_m
     assert read_report(wh, "skipped")["files_missing"] == [f"file:{gone}"]
     rep = run_events(spark, hipages_profile, src, wh, "after", new_files_only=True)  # the batch is done
     assert (rep.batches, rep.files_missing) == ([], [])
+
+
+def test_a_batched_run_stopped_in_its_second_batch_is_completed_with_the_extract_of_one_run(
+        spark, hipages_profile, days, monkeypatch, tmp_path):
+    """--new-files-only --max-files-per-batch 1 --csv, stopped after the second batch's
+    MERGE: its first batch is done (in the checkpoint and the record of files read), so
+    the rerun takes only the second again. Its extract still equals one clean run's (it
+    used to hold only the replayed and new batches' events)."""
+    wh = tmp_path / "wh"
+    shutil.copytree(days["base"] / "wh0", wh)
+    point, passed = faults.point, []
+
+    def stop_in_the_second_batch(name):
+        point(name)
+        if name == "events_committed":
+            passed.append(name)
+            if len(passed) == 2:
+                raise Stopped(name)
+
+    monkeypatch.setattr(faults, "point", stop_in_the_second_batch)
+    with pytest.raises(Stopped):
+        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True, max_files_per_batch=1,
+                   csv=str(tmp_path / "stopped.csv"))
+    monkeypatch.setattr(faults, "point", point)
+    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, max_files_per_batch=1,
+                     csv=str(tmp_path / "next.csv"))
+    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/15/c.json"]  # the replayed batch
+    assert (tmp_path / "next.csv").read_text() == (days["base"] / "clean.csv").read_text()
+    again = run_events(spark, hipages_profile, days["src"], wh, "again", new_files_only=True, csv=str(tmp_path / "a.csv"))
+    assert again.input_files == [] and len((tmp_path / "a.csv").read_text().splitlines()) == 1  # the header alone

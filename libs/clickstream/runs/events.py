@@ -241,12 +241,16 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, sal
     return parse_lines(lines, profile, salt, headers).transform(event_rules.with_dedup_status, existing_events)
 
 
-def input_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport) -> DataFrame:
+def input_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport,
+                 earlier: list[str] = ()) -> DataFrame:
     """The user_web_hits columns of the stored events whose lines are in this run's
     input files, whichever run inserted them: a rerun of a run stopped after its MERGE
-    finds them stored already (duplicates) and writes the extract that run would have."""
-    scope = Scope(days=tuple(rep.event_dates), sources=(rep.source,),
-                  files=tuple(fs.file_uri(spark, f) for f in rep.input_files))
+    finds them stored already (duplicates) and writes the extract that run would have.
+    `earlier`: the files of stopped runs' committed batches, which the rerun does not
+    take again (`ingested.files_of_unfinished_runs`; their dates are not known here, so
+    then every date is read)."""
+    scope = Scope(days=None if earlier else tuple(rep.event_dates), sources=(rep.source,),
+                  files=tuple(fs.file_uri(spark, f) for f in sorted({*rep.input_files, *earlier})))
     return scope.apply(spark.read.format("delta").load(events_path)).select(*extracts.USER_WEB_HITS)
 
 
@@ -473,7 +477,14 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         log.error("reject rate %.4f is above --max-reject-rate %s: no events committed",
                   rep.reject_rate, cfg.max_reject_rate)
     if cfg.csv and rep.status == "succeeded":
-        rep.csv = extracts.write_csv(spark, input_events(spark, events_path, rep), cfg.csv)
+        # A stream's batches committed by a run that stopped before its report: this run
+        # does not take their files again, and its extract holds them, as one run would.
+        earlier = ingested.files_of_unfinished_runs(spark, warehouse, cfg.source, cfg.run_id) \
+            if cfg.new_files_only else []
+        if earlier:
+            log.info("the extract also holds %d file(s) of runs stopped before their report: %s", len(earlier),
+                     ", ".join(earlier))
+        rep.csv = extracts.write_csv(spark, input_events(spark, events_path, rep, earlier), cfg.csv)
     rep.duration_s = round(time.time() - started, 3)
     run_reports.publish(spark, warehouse, rep, ["events", "rejects"])
     print(rep.summary_line(), flush=True)

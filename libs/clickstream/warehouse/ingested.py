@@ -78,6 +78,30 @@ def record(spark: SparkSession, warehouse: str, source: str, run_id: str, batch_
     fs.write_text_atomic(spark, fs.join(ledger_path(warehouse, source), name), text)
 
 
+def files_of_unfinished_runs(spark: SparkSession, warehouse: str, source: str, run_id: str) -> list[str]:
+    """The files recorded by the runs since the newest one that wrote its run report
+    (the runs stopped after some of their batches committed), other than `run_id`,
+    sorted: what a rerun's extract holds besides its own files."""
+    from clickstream.warehouse import run_reports
+
+    ledger = ledger_path(warehouse, source)
+    if not fs.is_directory(spark, ledger):
+        return []
+    records = spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger))
+    unfinished = []
+    # One row per run that recorded files, newest first; the walk stops at the first finished one.
+    for row in records.groupBy("run_id").agg(F.max("recorded_at").alias("at")).orderBy(F.desc("at")).collect():
+        if row["run_id"] == run_id:
+            continue
+        if run_reports.find(spark, warehouse, "events", row["run_id"]) is not None:
+            break
+        unfinished.append(row["run_id"])
+    if not unfinished:
+        return []
+    return sorted(r["path"] for r in records.where(F.col("run_id").isin(unfinished)).select("path").distinct()
+                  .collect())  # the stopped runs' files
+
+
 def not_recorded(spark: SparkSession, warehouse: str, source: str, paths: list[str]) -> list[str]:
     """The `paths` that no record of files read names (the files not ingested yet), sorted."""
     ledger = ledger_path(warehouse, source)
