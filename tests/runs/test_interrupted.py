@@ -163,5 +163,3 @@ def test_a_batched_run_stopped_in_its_second_batch_is_completed_with_the_extract
                      csv=str(tmp_path / "next.csv"))
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/15/c.json"]  # the replayed batch
     assert (tmp_path / "next.csv").read_text() == (days["base"] / "clean.csv").read_text()
-    again = run_events(spark, hipages_profile, days["src"], wh, "again", new_files_only=True, csv=str(tmp_path / "a.csv"))
-    assert again.input_files == [] and len((tmp_path / "a.csv").read_text().splitlines()) == 1  # the header alone

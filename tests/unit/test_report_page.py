@@ -130,6 +130,8 @@ def test_a_page_of_20_sources_charts_10_and_lists_the_others():
     data = report_data(sources=names, flagged_day=20)
     for i, src in enumerate(data.sources):  # feed00 is flagged; then the busier the higher the number
         src.hours = {h: n * (1 + i) for h, n in src.hours.items()}
+        if i:  # two charts each is enough to see which are drawn (the full page's size: docs/report.md)
+            src.runs, src.rejects_by_day, src.sessions = [], {}, []
     html = page.render(data)
     charted = sorted({c.split(":")[0] for c in charts_of(html)})
     assert charted == ["feed00", *names[11:]]
