@@ -14,7 +14,7 @@ import pytest
 from delta.tables import DeltaTable
 
 from clickstream.config import faults, schemas
-from clickstream.warehouse import tables
+from clickstream.warehouse import ingested, tables
 from clickstream.runs import events, hourly_stats
 from clickstream.config.errors import JobFailed, UsageError
 
@@ -309,15 +309,15 @@ def test_an_input_root_and_a_warehouse_with_glob_characters_are_read_as_named(sp
     write_lines(decoy / "2017/02/02/b.json", [L("b1", timestamp="02/02/2017 10:00:00")])
     (tmp_path / "wx").mkdir()
     first = run_events(spark, hipages_profile, src, wh, "r1", new_files_only=True)
-    assert first.input_files == [f"file:{src}/2017/02/02/a.json"]
+    assert (first.input_files, first.files_changed_after_ingest) == ([f"file:{src}/2017/02/02/a.json"], [])
     with (src / "2017/02/02/a.json").open("a") as f:
         f.write(L("a2", timestamp="02/02/2017 11:00:00") + "\n")
-    second = run_events(spark, hipages_profile, src, wh, "r2", new_files_only=True)
-    assert (second.files_changed_after_ingest, second.input_files) == ([f"file:{src}/2017/02/02/a.json"], [])
-    dated = run_events(spark, hipages_profile, src, wh, "r3", days=(D(2017, 2, 2),))
+    dated = run_events(spark, hipages_profile, src, wh, "r2", days=(D(2017, 2, 2),))
     assert (dated.input_files, dated.events_written, dated.duplicates) == ([f"file:{src}/2017/02/02/a.json"], 1, 1)
+    assert ingested.changed_after_ingest(spark, f"file:{wh}", "hipages", {f"file:{src}/2017/02/02/a.json": (
+        (src / "2017/02/02/a.json").stat().st_size, 1)}) == [f"file:{src}/2017/02/02/a.json"]
     from clickstream.runs import report
 
     assert [(r["run_id"], r["job"]) for r in report._run_reports(spark, f"file:{wh}").select(
-        "run_id", "job").orderBy("run_id").collect()] == [("r1", "events"), ("r2", "events"), ("r3", "events")]
-    assert table_rows(spark, wh, "events", "event_id", "run_id") == [("a1", "r1"), ("a2", "r3")]
+        "run_id", "job").orderBy("run_id").collect()] == [("r1", "events"), ("r2", "events")]
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == [("a1", "r1"), ("a2", "r2")]

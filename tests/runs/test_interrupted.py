@@ -75,19 +75,33 @@ def test_an_events_run_stopped_after_its_rejects_commit_is_completed_by_the_next
 
 
 def test_an_events_run_stopped_after_its_merge_is_completed_by_the_next_with_the_same_extract(
-        spark, hipages_profile, days, stop_at, tmp_path):
-    """The rerun finds every event of the batch stored (duplicates); its --csv still
-    holds them, as the stopped run's would have."""
+        spark, hipages_profile, days, monkeypatch, tmp_path):
+    """--new-files-only --max-files-per-batch 1 --csv, stopped after the second batch's
+    MERGE: the first batch is done (in the checkpoint and the record of files read), so
+    the rerun replays only the second, whose events it finds stored (duplicates). Its
+    extract still equals one clean run's: the replayed batch's events, and the stopped
+    run's first batch's (it used to hold only the replayed and new batches')."""
     wh = tmp_path / "wh"
     shutil.copytree(days["base"] / "wh0", wh)
-    stop_at("events_committed")
+    point, passed = faults.point, []
+
+    def stop_in_the_second_batch(name):
+        point(name)
+        if name == "events_committed":
+            passed.append(name)
+            if len(passed) == 2:
+                raise Stopped(name)
+
+    monkeypatch.setattr(faults, "point", stop_in_the_second_batch)
     with pytest.raises(Stopped):
-        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True,
+        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True, max_files_per_batch=1,
                    csv=str(tmp_path / "stopped.csv"))
     assert not (tmp_path / "stopped.csv").exists()
-    stop_at(None)
-    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, csv=str(tmp_path / "next.csv"))
-    assert (rep.events_written, rep.duplicates) == (0, 10)  # the replayed batch: its MERGE had landed
+    monkeypatch.setattr(faults, "point", point)
+    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, max_files_per_batch=1,
+                     csv=str(tmp_path / "next.csv"))
+    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/15/c.json"]  # the replayed batch
+    assert (rep.events_written, rep.duplicates) == (0, 3)  # its MERGE had landed
     assert (tmp_path / "next.csv").read_text() == (days["base"] / "clean.csv").read_text()
     assert len((tmp_path / "next.csv").read_text().splitlines()) == 1 + 9  # header, b0-b3, late1, late2, c0-c2 (not a1)
     got, clean = state(spark, wh), days["clean"]
@@ -135,31 +149,3 @@ def test_a_planned_file_deleted_before_it_was_read_is_one_line_then_skipped_as_m
     assert read_report(wh, "skipped")["files_missing"] == [f"file:{gone}"]
     rep = run_events(spark, hipages_profile, src, wh, "after", new_files_only=True)  # the batch is done
     assert (rep.batches, rep.files_missing) == ([], [])
-
-
-def test_a_batched_run_stopped_in_its_second_batch_is_completed_with_the_extract_of_one_run(
-        spark, hipages_profile, days, monkeypatch, tmp_path):
-    """--new-files-only --max-files-per-batch 1 --csv, stopped after the second batch's
-    MERGE: its first batch is done (in the checkpoint and the record of files read), so
-    the rerun takes only the second again. Its extract still equals one clean run's (it
-    used to hold only the replayed and new batches' events)."""
-    wh = tmp_path / "wh"
-    shutil.copytree(days["base"] / "wh0", wh)
-    point, passed = faults.point, []
-
-    def stop_in_the_second_batch(name):
-        point(name)
-        if name == "events_committed":
-            passed.append(name)
-            if len(passed) == 2:
-                raise Stopped(name)
-
-    monkeypatch.setattr(faults, "point", stop_in_the_second_batch)
-    with pytest.raises(Stopped):
-        run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True, max_files_per_batch=1,
-                   csv=str(tmp_path / "stopped.csv"))
-    monkeypatch.setattr(faults, "point", point)
-    rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, max_files_per_batch=1,
-                     csv=str(tmp_path / "next.csv"))
-    assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/15/c.json"]  # the replayed batch
-    assert (tmp_path / "next.csv").read_text() == (days["base"] / "clean.csv").read_text()
