@@ -103,13 +103,10 @@ def at_once(spark, jobs: dict) -> dict:
     return results
 
 
-def test_two_first_stats_and_rollup_runs_at_once_both_make_their_table(spark, hipages_profile, tmp_path):
-    """Two hourly_stats runs, then two rollup runs, at the same time on a warehouse
-    without those tables: both of each pair create the same table at once, and both go
-    on (the second used to fail on the AnalysisException of a table being created, which
-    only the events job retried)."""
-    from clickstream.runs import rollup
-
+def test_two_first_stats_runs_at_once_both_make_their_table(spark, hipages_profile, tmp_path):
+    """Two hourly_stats runs at the same time on a warehouse without the table: both
+    create it at once, and both go on. (Threads on one local[1] JVM rarely hit the race;
+    the test below makes its moment deterministic.)"""
     wh = tmp_path / "wh"
     src = write_lines(tmp_path / "a.json", [hipages_line(f"e{i}", f"u{i % 3}") for i in range(6)])
     run_events(spark, hipages_profile, src, wh, "ev")
@@ -117,13 +114,7 @@ def test_two_first_stats_and_rollup_runs_at_once_both_make_their_table(spark, hi
         warehouse=str(wh), run_id=n))) for name in ("s1", "s2")})
     assert sorted((k, v["status"]) if isinstance(v, dict) else (k, repr(v)) for k, v in stats.items()) == [
         ("s1", "succeeded"), ("s2", "succeeded")]
-    grains = at_once(spark, {name: (lambda s, n=name: rollup.run(s, rollup.RollupConfig(
-        warehouse=str(wh), grain="day", run_id=n))) for name in ("r1", "r2")})
-    assert sorted((k, v["status"]) if isinstance(v, dict) else (k, repr(v)) for k, v in grains.items()) == [
-        ("r1", "succeeded"), ("r2", "succeeded")]
     assert table_rows(spark, wh, "hourly_stats", "activity", "activity_count", "user_count") == [
-        ("page_view", 6, 3)]
-    assert table_rows(spark, wh, "daily_stats", "activity", "activity_count", "user_count_estimate") == [
         ("page_view", 6, 3)]
 
 

@@ -89,7 +89,7 @@ def _ensure_table(spark: SparkSession, path: str, schema: T.StructType, partitio
         if added:
             columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in added)
             spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
-        current = table.detail().first()["properties"] or {}
+        current = (table.detail().first()["properties"] or {}) if properties else {}  # a Spark job: only if asked
         missing = {k: v for k, v in (properties or {}).items() if current.get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(missing.items()))
