@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import uuid
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
@@ -193,8 +194,6 @@ def write_text_atomic(spark: SparkSession, uri: str, text: str) -> None:
     if (path.toUri().getScheme() or fs.getUri().getScheme()) in OBJECT_STORES:
         write_text(spark, uri, text)
         return
-    import uuid
-
     temporary = join(uri.rsplit("/", 1)[0], f".{path.getName()}.{uuid.uuid4().hex[:12]}.tmp")
     write_text(spark, temporary, text)
     temp_path, _ = _path(spark, temporary)

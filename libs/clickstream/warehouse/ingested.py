@@ -25,7 +25,7 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream.warehouse import fs
+from clickstream.warehouse import fs, run_reports
 
 RECORD_SCHEMA = T.StructType([
     T.StructField("path", T.StringType()),
@@ -78,16 +78,21 @@ def record(spark: SparkSession, warehouse: str, source: str, run_id: str, batch_
     fs.write_text_atomic(spark, fs.join(ledger_path(warehouse, source), name), text)
 
 
+def _records(spark: SparkSession, warehouse: str, source: str) -> DataFrame | None:
+    """Every record of files read of the source, or None when there is none yet."""
+    ledger = ledger_path(warehouse, source)
+    if not fs.is_directory(spark, ledger):
+        return None
+    return spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger))
+
+
 def files_of_unfinished_runs(spark: SparkSession, warehouse: str, source: str, run_id: str) -> list[str]:
     """The files recorded by the runs since the newest one that wrote its run report
     (the runs stopped after some of their batches committed), other than `run_id`,
     sorted: what a rerun's extract holds besides its own files."""
-    from clickstream.warehouse import run_reports
-
-    ledger = ledger_path(warehouse, source)
-    if not fs.is_directory(spark, ledger):
+    records = _records(spark, warehouse, source)
+    if records is None:
         return []
-    records = spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger))
     unfinished = []
     # One row per run that recorded files, newest first; the walk stops at the first finished one.
     for row in records.groupBy("run_id").agg(F.max("recorded_at").alias("at")).orderBy(F.desc("at")).collect():
@@ -104,10 +109,10 @@ def files_of_unfinished_runs(spark: SparkSession, warehouse: str, source: str, r
 
 def not_recorded(spark: SparkSession, warehouse: str, source: str, paths: list[str]) -> list[str]:
     """The `paths` that no record of files read names (the files not ingested yet), sorted."""
-    ledger = ledger_path(warehouse, source)
-    if not paths or not fs.is_directory(spark, ledger):
+    records = _records(spark, warehouse, source) if paths else None
+    if records is None:
         return sorted(paths)
-    recorded = spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger)).select("path")
+    recorded = records.select("path")
     listed = spark.createDataFrame([(p,) for p in paths], "path string")
     return sorted(r["path"] for r in listed.join(recorded, "path", "left_anti").collect())  # the new files only
 
@@ -116,11 +121,10 @@ def changed_after_ingest(spark: SparkSession, warehouse: str, source: str,
                          listed: dict[str, tuple[int, int]]) -> list[str]:
     """The listed files (path -> (size, modified)) whose newest record says another size
     or modification time, sorted."""
-    ledger = ledger_path(warehouse, source)
-    if not listed or not fs.is_directory(spark, ledger):
+    records = _records(spark, warehouse, source) if listed else None
+    if records is None:
         return []
-    recorded = (spark.read.schema(RECORD_SCHEMA).json(fs.literal_path(ledger))
-                .groupBy("path").agg(F.max_by(F.struct("size", "modified"), "recorded_at").alias("last")))
+    recorded = (records.groupBy("path").agg(F.max_by(F.struct("size", "modified"), "recorded_at").alias("last")))
     now = spark.createDataFrame([(p, s, m) for p, (s, m) in listed.items()], "path string, size long, modified long")
     changed = (now.join(recorded, "path")
                .where((F.col("size") != F.col("last.size")) | (F.col("modified") != F.col("last.modified")))
