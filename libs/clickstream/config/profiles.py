@@ -94,6 +94,11 @@ class Profile:
     csv_columns: tuple[str, ...] = ()
     sessions: SessionRules = field(default_factory=SessionRules)
 
+    @property
+    def has_csv_header(self) -> bool:
+        """A CSV feed whose files start with a header line."""
+        return self.format == "csv" and self.csv_header
+
     def pii_fields(self) -> list[str]:
         """The fields and properties the profile hashes as PII, by name."""
         return [n for n, f in [*self.fields.items(), *self.properties.items()] if f.pii]

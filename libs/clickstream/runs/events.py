@@ -203,7 +203,7 @@ def csv_headers(spark: SparkSession, profile: Profile, files: list[str]) -> dict
     """Each CSV file's header columns, read from its first line ({} for JSON or a CSV
     profile without a header). UsageError naming the first file whose header lacks a
     column the profile requires; an empty file has no header and no records."""
-    if profile.format != "csv" or not profile.csv_header:
+    if not profile.has_csv_header:
         return {}
     needed = profile.columns_required()
     headers = {}
@@ -391,7 +391,7 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
                     "--new-files-only does not take a file twice: run events --input FILE to take each again "
                     "(its old lines come back as duplicates, its late lines as events; docs/scheduling.md)",
                     len(rep.files_changed_after_ingest), ", ".join(rep.files_changed_after_ingest))
-    if cfg.max_files_per_batch and cfg.profile.format == "csv" and cfg.profile.csv_header:
+    if cfg.max_files_per_batch and cfg.profile.has_csv_header:  # no record to read for any other feed
         # A bad CSV header fails the run before any batch commits (one batch checks its
         # own). Only the files not ingested yet: an old file is never read again.
         csv_headers(spark, cfg.profile, ingested.not_recorded(spark, warehouse, cfg.source, listed))

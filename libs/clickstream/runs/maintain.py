@@ -117,7 +117,8 @@ def run(spark: SparkSession, cfg: MaintainConfig) -> dict:
                     done["vacuum"] = {"files_deleted": files_before - _data_file_count(spark, path)}
                 if cfg.manifest:
                     table.generate("symlink_format_manifest")
-                    done["manifest"] = {"files": len(fs.list_files(spark, fs.join(fs.literal_path(path), "_symlink_format_manifest")))}
+                    manifest = fs.join(fs.literal_path(path), "_symlink_format_manifest")
+                    done["manifest"] = {"files": len(fs.list_files(spark, manifest))}
             done["version"] = tables.current_version(spark, path)
             rep["tables"][name] = done
             print(f"maintain run_id={cfg.run_id} table={name} "

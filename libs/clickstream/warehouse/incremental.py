@@ -55,9 +55,9 @@ def new_file_stream(spark: SparkSession, root: str, max_files_per_batch: int | N
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_batch))
     # The root is a name, not a glob: 'in[1]' is that directory (escaped, Hadoop's glob
     # matches only it).
-    return reader.load(fs.literal_path(root)).select("value", F.col("_metadata.file_path").alias("source_file"),
-                                    F.col("_metadata.file_block_start").alias("block_start"),
-                                    *ingested.file_columns())
+    return reader.load(fs.literal_path(root)).select(
+        "value", F.col("_metadata.file_path").alias("source_file"),
+        F.col("_metadata.file_block_start").alias("block_start"), *ingested.file_columns())
 
 
 def batch_files(spark: SparkSession, checkpoint: str, batch_id: int) -> dict[str, int]:
