@@ -449,12 +449,11 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         files = list(listed)
         csv_headers(spark, cfg.profile, files)  # before any table is created or changed
     events_path = tables.table_path(warehouse, "events")
-    def tables_ready() -> None:  # two first runs may both create the tables: tables.settled
-        tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED)
-        tables.migrate_events(spark, events_path, warehouse)
-        tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"))
-
-    tables.settled(tables_ready, cfg.max_attempts)
+    # Two first runs may both create the tables: each step waits for the other run's (tables.settled).
+    tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED,
+                        attempts=cfg.max_attempts)
+    tables.migrate_events(spark, events_path, warehouse, cfg.max_attempts)
+    tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"), cfg.max_attempts)
 
     check_salt(cfg.profile, cfg.pii_salt, cfg.allow_unsalted)
     if cfg.profile.pii_fields():  # every run of a source hashes with the same salt, or none

@@ -71,13 +71,14 @@ def settled(change: Callable[[], Result], attempts: int = SETTLE_ATTEMPTS) -> Re
 
 
 def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by=(),
-                 properties: dict[str, str] | None = None, add_columns: bool = False) -> DeltaTable:
+                 properties: dict[str, str] | None = None, add_columns: bool = False,
+                 attempts: int = SETTLE_ATTEMPTS) -> DeltaTable:
     """Create the Delta table at `path` when it does not exist yet; give an existing
     table the `properties` it lacks and, with `add_columns`, the nullable columns of
     `schema` it lacks (one ALTER commit each, once: a migration for tables an older
     version made, where NULL is the right value for the old rows). `settled`: two runs
     that make the same new table at once both go on."""
-    return settled(lambda: _ensure_table(spark, path, schema, partition_by, properties, add_columns))
+    return settled(lambda: _ensure_table(spark, path, schema, partition_by, properties, add_columns), attempts)
 
 
 def _ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by,
@@ -108,21 +109,21 @@ def _ensure_table(spark: SparkSession, path: str, schema: T.StructType, partitio
 RAW_UTF8_PROPERTY = "clickstream.rejectsRawValidUtf8"
 
 
-def ensure_rejects(spark: SparkSession, path: str) -> None:
+def ensure_rejects(spark: SparkSession, path: str, attempts: int = SETTLE_ATTEMPTS) -> None:
     """The rejects table, created, or brought up to REJECTS_SCHEMA: the columns an older
     version lacked (`raw_bytes`, `raw_binary`; one ALTER commit) and, once, a repair of
     `raw` (one UPDATE of the files that hold a reject with invalid UTF-8 in `raw`: its
     bytes move to `raw_binary`, `raw` gets U+FFFD in their place), then the property
     that says it is done. A run killed in between repeats the repair, which finds
-    nothing left to change."""
-    settled(lambda: _ensure_rejects(spark, path))
+    nothing left to change. `settled` as a whole (its steps do not retry on their own)."""
+    settled(lambda: _ensure_rejects(spark, path), attempts)
 
 
 def _ensure_rejects(spark: SparkSession, path: str) -> None:
     if not DeltaTable.isDeltaTable(spark, path):
-        ensure_table(spark, path, REJECTS_SCHEMA, properties={RAW_UTF8_PROPERTY: "true"})
+        _ensure_table(spark, path, REJECTS_SCHEMA, (), {RAW_UTF8_PROPERTY: "true"}, False)
         return
-    table = ensure_table(spark, path, REJECTS_SCHEMA, add_columns=True)
+    table = _ensure_table(spark, path, REJECTS_SCHEMA, (), None, True)
     if (table.detail().first()["properties"] or {}).get(RAW_UTF8_PROPERTY) == "true":
         return
     # Spark 3.5 has no is_valid_utf8: invalid bytes are those that differ from the UTF-8
@@ -131,28 +132,33 @@ def _ensure_rejects(spark: SparkSession, path: str) -> None:
         "raw_binary": "CAST(raw AS BINARY)",
         "raw": "CAST(encode(raw, 'UTF-8') AS STRING)",
     })
-    pin_property(spark, path, RAW_UTF8_PROPERTY, "true")
+    _pin_property(spark, path, RAW_UTF8_PROPERTY, "true")
 
 
 def pin_property(spark: SparkSession, path: str, key: str, value: str) -> str | None:
     """Give the table the property `key` = `value` when it has none (one ALTER commit);
     return the value it holds when that differs, else None. Two runs that pin it at
     once: the second's ALTER conflicts, and its next try reads what the first pinned."""
-    def pin() -> str | None:
-        held = (DeltaTable.forPath(spark, path).detail().first()["properties"] or {}).get(key)
-        if held is None:
-            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({sql_string(key)} = {sql_string(value)})")
-            return None
-        return held if held != value else None
-
-    return settled(pin)
+    return settled(lambda: _pin_property(spark, path, key, value))
 
 
-def migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
+def _pin_property(spark: SparkSession, path: str, key: str, value: str) -> str | None:
+    held = (DeltaTable.forPath(spark, path).detail().first()["properties"] or {}).get(key)
+    if held is None:
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({sql_string(key)} = {sql_string(value)})")
+        return None
+    return held if held != value else None
+
+
+def migrate_events(spark: SparkSession, path: str, warehouse: str, attempts: int = SETTLE_ATTEMPTS) -> None:
     """Bring an events table written before feeds had names up to EVENTS_SCHEMA: add
     `source` and `properties` (one ALTER commit), then give the old rows the source
     their run report names (one UPDATE commit; 'hipages', the old default, for a run
     without a report). A run killed between the two finishes it."""
+    settled(lambda: _migrate_events(spark, path, warehouse), attempts)
+
+
+def _migrate_events(spark: SparkSession, path: str, warehouse: str) -> None:
     table = DeltaTable.forPath(spark, path)
     if "source" not in table.toDF().columns:
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS (source STRING, properties MAP<STRING, STRING>)")
