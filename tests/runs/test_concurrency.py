@@ -16,28 +16,37 @@ from helpers import (hipages_line, read_report, run_events, run_job, state, tabl
                      write_later_days, write_lines)
 
 
+def at_once(spark, jobs: dict) -> dict:
+    """Run each job (a function of a session) in its own thread and session, started
+    together; what each returned or raised."""
+    results, barrier = {}, threading.Barrier(len(jobs))
+
+    def run(name, job):
+        session = spark.newSession()
+        barrier.wait()
+        try:
+            results[name] = job(session)
+        except Exception as err:  # noqa: BLE001 - reported by the caller's assertion
+            results[name] = err
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    return results
+
+
 def test_two_runs_at_once_lose_and_double_nothing(spark, hipages_profile, tmp_path):
     src, wh = tmp_path / "in", tmp_path / "concurrent"
     write_first_day(src)
     write_later_days(src)
     run_events(spark, hipages_profile, src, tmp_path / "clean", "clean")
     clean = state(spark, tmp_path / "clean")
-    results, barrier = {}, threading.Barrier(2)
+    def events_of(pattern, name):
+        return lambda session: run_events(session, hipages_profile, pattern, wh, name, max_attempts=10)
 
-    def run(name, pattern):
-        session = spark.newSession()
-        barrier.wait()
-        try:
-            results[name] = run_events(session, hipages_profile, pattern, wh, name, max_attempts=10)
-        except Exception as err:  # noqa: BLE001 - reported by the assertion below
-            results[name] = err
-
-    threads = [threading.Thread(target=run, args=("a", src / "2020/01")),
-               threading.Thread(target=run, args=("b", src / "2020/01/1[34]"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
+    results = at_once(spark, {"a": events_of(src / "2020/01", "a"), "b": events_of(src / "2020/01/1[34]", "b")})
     assert all(isinstance(r, events.run_reports.RunReport) for r in results.values()), results
     assert results["a"].events_written + results["b"].events_written == 14
     assert state(spark, wh) == clean
@@ -81,26 +90,6 @@ def test_a_conflicting_commit_is_planned_again_then_given_up_in_one_line(spark, 
         f"{job}: error: gave up after 5 attempts: other writers kept committing to the warehouse (Conflict: "
         "[DELTA_CONCURRENT_APPEND] Files were added by a concurrent update); nothing of this run is committed"]
 
-
-def at_once(spark, jobs: dict) -> dict:
-    """Run each job (a function of a session) in its own thread and session, started
-    together; what each returned or raised."""
-    results, barrier = {}, threading.Barrier(len(jobs))
-
-    def run(name, job):
-        session = spark.newSession()
-        barrier.wait()
-        try:
-            results[name] = job(session)
-        except Exception as err:  # noqa: BLE001 - reported by the caller's assertion
-            results[name] = err
-
-    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    return results
 
 
 def test_two_first_stats_runs_at_once_both_make_their_table(spark, hipages_profile, tmp_path):
