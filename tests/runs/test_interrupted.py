@@ -22,14 +22,19 @@ class Stopped(Exception):
 
 @pytest.fixture
 def stop_at(monkeypatch):
-    """stop_at(point): the runs raise Stopped at that point from now on; stop_at(None): they don't."""
+    """stop_at(point): the runs raise Stopped at that point from now on (with nth=2, the
+    second time a run passes it); stop_at(None): they don't."""
     point = faults.point
 
-    def arm(name: str | None) -> None:
+    def arm(name: str | None, nth: int = 1) -> None:
+        passed = []
+
         def stop(at: str) -> None:
             point(at)
             if at == name:
-                raise Stopped(at)
+                passed.append(at)
+                if len(passed) == nth:
+                    raise Stopped(at)
 
         monkeypatch.setattr(faults, "point", stop)
 
@@ -75,7 +80,7 @@ def test_an_events_run_stopped_after_its_rejects_commit_is_completed_by_the_next
 
 
 def test_an_events_run_stopped_after_its_merge_is_completed_by_the_next_with_the_same_extract(
-        spark, hipages_profile, days, monkeypatch, tmp_path):
+        spark, hipages_profile, days, stop_at, tmp_path):
     """--new-files-only --max-files-per-batch 1 --csv, stopped after the second batch's
     MERGE: the first batch is done (in the checkpoint and the record of files read), so
     the rerun replays only the second, whose events it finds stored (duplicates). Its
@@ -83,21 +88,12 @@ def test_an_events_run_stopped_after_its_merge_is_completed_by_the_next_with_the
     run's first batch's (it used to hold only the replayed and new batches')."""
     wh = tmp_path / "wh"
     shutil.copytree(days["base"] / "wh0", wh)
-    point, passed = faults.point, []
-
-    def stop_in_the_second_batch(name):
-        point(name)
-        if name == "events_committed":
-            passed.append(name)
-            if len(passed) == 2:
-                raise Stopped(name)
-
-    monkeypatch.setattr(faults, "point", stop_in_the_second_batch)
+    stop_at("events_committed", nth=2)  # the second batch's
     with pytest.raises(Stopped):
         run_events(spark, hipages_profile, days["src"], wh, "stopped", new_files_only=True, max_files_per_batch=1,
                    csv=str(tmp_path / "stopped.csv"))
     assert not (tmp_path / "stopped.csv").exists()
-    monkeypatch.setattr(faults, "point", point)
+    stop_at(None)
     rep = run_events(spark, hipages_profile, days["src"], wh, "next", new_files_only=True, max_files_per_batch=1,
                      csv=str(tmp_path / "next.csv"))
     assert [f.rsplit("/in/", 1)[1] for f in rep.input_files] == ["2020/01/15/c.json"]  # the replayed batch
