@@ -91,6 +91,39 @@ def test_rerun_doubles_nothing_and_commits_nothing(spark, hipages_profile, tmp_p
     assert version(spark, wh / "events") == events_version
 
 
+def file_statistics(table) -> list[dict]:
+    """The `stats` of every file the table's commits added, as Delta wrote them."""
+    adds = [json.loads(line)["add"] for log in sorted(glob.glob(f"{table}/_delta_log/*.json"))
+            for line in open(log) if '"add"' in line]
+    return [json.loads(add["stats"]) for add in adds]
+
+
+def test_events_files_keep_statistics_of_the_filtered_columns_only(spark, hipages_profile, tmp_path):
+    src = write_lines(tmp_path / "in" / "a.json", [L("e1"), L("e2", timestamp="03/02/2017 10:00:00")])
+    wh = tmp_path / "wh"
+    run(spark, hipages_profile, src, wh, "r1")
+    assert DeltaTable.forPath(spark, str(wh / "events")).detail().first()["properties"] == {
+        "delta.enableChangeDataFeed": "true", "delta.dataSkippingStatsColumns": "source,event_id,time_stamp,source_file"}
+    stats = file_statistics(wh / "events")
+    assert [(s["numRecords"], sorted(s["minValues"]), sorted(s["maxValues"]), sorted(s["nullCount"])) for s in stats] == [
+        (1, ["event_id", "source", "source_file", "time_stamp"], ["event_id", "source", "source_file", "time_stamp"],
+         ["event_id", "source", "source_file", "time_stamp"])] * 2
+    # A table made before the setting gets it once, from the next run: its later files follow it.
+    old = tmp_path / "old"
+    run(spark, hipages_profile, src, old, "r1")
+    spark.sql(f"ALTER TABLE delta.`{old / 'events'}` UNSET TBLPROPERTIES ('delta.dataSkippingStatsColumns')")
+    run(spark, hipages_profile, write_lines(tmp_path / "in2" / "b.json", [L("e3")]), old, "r2")
+    assert "delta.dataSkippingStatsColumns" in DeltaTable.forPath(spark, str(old / "events")).detail().first()["properties"]
+    assert [sorted(s["minValues"]) for s in file_statistics(old / "events")][-1] == [
+        "event_id", "source", "source_file", "time_stamp"]
+    # A value set by hand stays.
+    mine = "source,event_id,time_stamp,source_file,user_id"
+    spark.sql(f"ALTER TABLE delta.`{old / 'events'}` SET TBLPROPERTIES ('delta.dataSkippingStatsColumns' = '{mine}')")
+    run(spark, hipages_profile, write_lines(tmp_path / "in3" / "c.json", [L("e4")]), old, "r3")
+    assert DeltaTable.forPath(spark, str(old / "events")).detail().first()["properties"][
+        "delta.dataSkippingStatsColumns"] == mine
+
+
 def test_a_then_b_keeps_a_rows_on_shared_dates(spark, hipages_profile, tmp_path):
     wh = tmp_path / "wh"
     a = write_lines(tmp_path / "in" / "a.json", [L("a1"), L("a2", timestamp="03/02/2017 01:00:00")])

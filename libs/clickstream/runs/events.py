@@ -450,9 +450,10 @@ def run(spark: SparkSession, cfg: EventsConfig) -> run_reports.RunReport:
         csv_headers(spark, cfg.profile, files)  # before any table is created or changed
     events_path = tables.table_path(warehouse, "events")
     # Two first runs may both create the tables: each step waits for the other run's (tables.settled).
-    tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED,
-                        attempts=cfg.max_attempts)
+    # The migration first: the statistics' columns name `source`, which a table from before feeds lacks.
     tables.migrate_events(spark, events_path, warehouse, cfg.max_attempts)
+    tables.ensure_table(spark, events_path, schemas.EVENTS_SCHEMA, ["event_date"], tables.CHANGE_FEED,
+                        attempts=cfg.max_attempts, defaults=tables.EVENTS_STATS)
     tables.ensure_rejects(spark, tables.table_path(warehouse, "rejects"), cfg.max_attempts)
 
     check_salt(cfg.profile, cfg.pii_salt, cfg.allow_unsalted)
