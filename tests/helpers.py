@@ -311,6 +311,14 @@ def run_job(spark, job: str, *argv: str) -> int:
         spark.sparkContext.setLogLevel("ERROR")  # build_session set WARN
 
 
+def log_actions(table_dir, kind: str) -> list[dict]:
+    """The table's `kind` actions (`add`, `protocol`, ...) in commit order, read from its
+    log as Delta wrote them (no Delta needed)."""
+    actions = (json.loads(line) for log in sorted((Path(table_dir) / "_delta_log").glob("*.json"))
+               for line in log.read_text().splitlines())
+    return [action[kind] for action in actions if kind in action]
+
+
 def data_files(table_dir):
     return {p.name for p in table_dir.rglob("*.parquet") if "_delta_log" not in p.parts}
 

@@ -3,12 +3,10 @@ ships: we enable no table feature that 3.x lacks. (On Spark 3.5,
 tests/integration/test_delta_compat.py reads and extends such a warehouse.)"""
 from __future__ import annotations
 
-import json
-
 import pyspark
 import pytest
 
-from helpers import ROOT, run_events, run_stats
+from helpers import ROOT, log_actions, run_events, run_stats
 
 
 SAMPLE = ROOT / "data" / "sample"
@@ -19,12 +17,7 @@ DELTA3_WRITER_FEATURES = {"appendOnly", "invariants", "checkConstraints", "chang
 
 def protocol(table_dir):
     """The table's current protocol action, from its log (no Delta needed)."""
-    found = None
-    for log in sorted((table_dir / "_delta_log").glob("*.json")):
-        for line in log.read_text().splitlines():
-            action = json.loads(line)
-            found = action.get("protocol", found)
-    return found
+    return (log_actions(table_dir, "protocol") or [None])[-1]
 
 
 @pytest.mark.skipif(pyspark.__version__.startswith("3."), reason="checks what Delta 4.x writes")

@@ -16,7 +16,7 @@ from clickstream.config.errors import UsageError
 
 from helpers import SHARED_DATA
 from helpers import hipages_line as L
-from helpers import read_report, run_job, table_rows, write_lines
+from helpers import log_actions, read_report, run_job, table_rows, write_lines
 
 
 def run(spark, profile, input_path, warehouse, run_id, max_reject_rate=0.5):
@@ -93,9 +93,7 @@ def test_rerun_doubles_nothing_and_commits_nothing(spark, hipages_profile, tmp_p
 
 def file_statistics(table) -> list[dict]:
     """The `stats` of every file the table's commits added, as Delta wrote them."""
-    adds = [json.loads(line)["add"] for log in sorted(glob.glob(f"{table}/_delta_log/*.json"))
-            for line in open(log) if '"add"' in line]
-    return [json.loads(add["stats"]) for add in adds]
+    return [json.loads(add["stats"]) for add in log_actions(table, "add")]
 
 
 def test_events_files_keep_statistics_of_the_filtered_columns_only(spark, hipages_profile, tmp_path):
