@@ -10,6 +10,7 @@ import pyspark.sql.functions as F
 import pytest
 from delta.tables import DeltaTable
 
+from clickstream.rules import events as event_rules
 from clickstream.runs import events
 from clickstream.warehouse import tables
 from clickstream.config.errors import UsageError
@@ -206,14 +207,25 @@ def test_files_are_read_exactly_as_named_whatever_their_characters(spark, hipage
 
 def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, hipages_profile, tmp_path, capsys,
                                                                         monkeypatch):
-    """The lines read are counted from the text, apart from the classification; the
-    rejects commit must hold every reject. Either fault: one line, exit 1, no events."""
+    """The lines read are counted per file before the classification, and their bytes
+    must reach the file's size; the rejects commit must hold every reject. Each fault:
+    one line, exit 1, no events."""
     src = write_lines(tmp_path / "a.json", [L("e1"), L("e2"), "", "not json"])
     wh = tmp_path / "wh"
     parse = events.parse_lines
-    with monkeypatch.context() as patch:  # a fault that drops e2 between the read and the classification
+    with monkeypatch.context() as patch:  # a fault that drops e2 between the read and the parse
         patch.setattr(events, "parse_lines",
                       lambda lines, *a, **kw: parse(lines.where(~F.col("value").contains('"e2"')), *a, **kw))
+        assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r1") == 1
+    size, e1_bytes = src.stat().st_size, len(L("e1").encode())
+    assert capsys.readouterr().err.splitlines() == [
+        f"events: error: file:{src}: 3 line(s) of {e1_bytes + 8} byte(s) were "
+        f"read from a file of {size} bytes: lines were lost on the way; nothing of this batch is committed"]
+    classify = event_rules.with_dedup_status
+    with monkeypatch.context() as patch:  # a fault that loses e2 in the classification
+        patch.setattr(event_rules, "with_dedup_status",
+                      lambda df, *a, **kw: classify(df, *a, **kw).where(F.col("event_id").isNull()
+                                                                         | (F.col("event_id") != "e2")))
         assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r1") == 1
     assert capsys.readouterr().err.splitlines() == [
         "events: error: the accounting does not add up: 4 lines read, but records (2) + blank lines (1) + header "

@@ -322,3 +322,25 @@ def test_odd_bytes_are_rejected_with_their_own_reason_and_a_bom_is_dropped(spark
                              ("rejected", "line_too_long"), ("new", None), ("new", None)]
     assert [r["event_id"] for r in got.where("status = 'new'").orderBy("line_order").collect()] == ["bom", "cafe",
                                                                                                   "e1"]
+
+
+def test_file_summary_counts_each_files_lines_and_bytes_and_bounds_the_candidate_keys(spark, hipages_profile):
+    """One row per file, before any classification: every line (blank and rejected ones
+    too), their bytes and the file as read; the key and date range of candidates only."""
+    a = [line("k2", timestamp="02/02/2017 10:00:00"), "", line("k9", timestamp="bad"), line("k5", timestamp="04/02/2017 10:00:00")]
+    b = ["not json"]
+    rows = [(value, f"file:/in/{name}", i, size, 7) for name, lines, size in (("a.json", a, 999), ("b.json", b, 9))
+            for i, value in enumerate(lines)]
+    lines = spark.createDataFrame(rows, "value string, source_file string, line_order long, file_size long, "
+                                        "file_modified long")
+    parsed = events.parse_lines(lines, hipages_profile)
+    summary = sorted(parsed.transform(event_rules.file_summary).collect(), key=lambda r: r["source_file"])
+    assert [r.asDict() for r in summary] == [
+        {"source_file": "file:/in/a.json", "lines": 4, "bytes": sum(len(v.encode()) for v in a), "size": 999,
+         "modified": 7, "lo": "k2", "hi": "k5", "first_date": dt.date(2017, 2, 2), "last_date": dt.date(2017, 2, 4)},
+        {"source_file": "file:/in/b.json", "lines": 1, "bytes": 8, "size": 9, "modified": 7, "lo": None, "hi": None,
+         "first_date": None, "last_date": None},
+    ]
+    assert event_rules.KeyBounds.over(summary) == event_rules.KeyBounds("k2", "k5", dt.date(2017, 2, 2),
+                                                                        dt.date(2017, 2, 4))
+    assert event_rules.KeyBounds.over(summary[1:]) == event_rules.KeyBounds(None, None, None, None)

@@ -52,6 +52,9 @@ CANONICAL_COLUMNS = [
     "url_level1", "url_level2", "url_level3", "activity", "url", "ip", "properties",
 ]
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
+# The size and modification time a line's file was read at, when the lines carry them
+# (a text read's `_metadata`): kept through the parse for the per-file accounting.
+READ_AT = ["file_size", "file_modified"]
 PARSED_COLUMNS = [*LINE_COLUMNS, "raw_bytes", "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
     "line_too_long",
@@ -216,8 +219,9 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
             out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
         else:
             out.append(field_value(spec, raw, salt_col).alias(name))
-    return parsed.select(*LINE_COLUMNS, "raw_bytes", "is_header", "is_blank", "is_too_long", "is_bad_encoding",
-                         "is_malformed", *out, _properties(profile, raw, salt_col).alias("properties"))
+    return parsed.select(*LINE_COLUMNS, *[c for c in READ_AT if c in df.columns], "raw_bytes", "is_header",
+                         "is_blank", "is_too_long", "is_bad_encoding", "is_malformed", *out,
+                         _properties(profile, raw, salt_col).alias("properties"))
 
 
 def field_value(spec: Field, raw, salt: Column | None = None) -> Column:
@@ -460,8 +464,15 @@ class KeyBounds:
     last_date: date | None
 
     @classmethod
-    def of(cls, row) -> "KeyBounds":
-        return cls(row["lo"], row["hi"], row["first_date"], row["last_date"])
+    def over(cls, rows) -> "KeyBounds":
+        """The bounds of the whole batch, from `file_summary`'s rows (one per file)."""
+        def least(name):
+            return min((r[name] for r in rows if r[name] is not None), default=None)
+
+        def greatest(name):
+            return max((r[name] for r in rows if r[name] is not None), default=None)
+
+        return cls(least("lo"), greatest("hi"), least("first_date"), greatest("last_date"))
 
     def stored(self, horizon_days: int | None = None, key: str = "event_id", qualifier: str = "") -> Column:
         def col(name: str) -> Column:
@@ -476,13 +487,19 @@ class KeyBounds:
         return within
 
 
-def key_bounds(df: DataFrame, key: str = "event_id") -> DataFrame:
-    """One row: `lo`/`hi`, the smallest and largest key of the candidate lines, and
-    `first_date`/`last_date`, their event_dates' range (all NULL without candidates).
-    Read it with `KeyBounds.of(...first())`."""
-    return df.where(_is_candidate()).agg(
-        F.min(key).alias("lo"), F.max(key).alias("hi"),
-        F.min("event_date").alias("first_date"), F.max("event_date").alias("last_date"),
+def file_summary(df: DataFrame, key: str = "event_id") -> DataFrame:
+    """One row per `source_file` of the parsed lines, before any classification: `lines`
+    (every line read), `bytes` (their `raw_bytes`), `size` and `modified` (the file as
+    the read saw it), and the key and event_date range of its candidate lines (`lo`,
+    `hi`, `first_date`, `last_date`; NULL without candidates). The accounting's line
+    counts and the dedup's `KeyBounds.over(...)` in one small aggregate."""
+    candidate = _is_candidate()
+    return df.groupBy("source_file").agg(
+        F.count(F.lit(1)).alias("lines"), F.sum("raw_bytes").alias("bytes"),
+        F.max("file_size").alias("size"), F.max("file_modified").alias("modified"),
+        F.min(F.when(candidate, F.col(key))).alias("lo"), F.max(F.when(candidate, F.col(key))).alias("hi"),
+        F.min(F.when(candidate, F.col("event_date"))).alias("first_date"),
+        F.max(F.when(candidate, F.col("event_date"))).alias("last_date"),
     )
 
 

@@ -223,14 +223,16 @@ def parse_lines(lines: DataFrame, profile: Profile, salt: str = "",
                 headers: dict[str, list[str]] | None = None,
                 max_line_bytes: int = event_rules.MAX_LINE_BYTES) -> DataFrame:
     """Every line with its event's columns where it has them and its reject `reason`
-    (NULL when none so far): what the dedup needs, and no more."""
+    (NULL when none so far): what the dedup needs, and no more; and the size and
+    modification time its file was read at, when `lines` has them (`read_lines`)."""
     malformed = "malformed_csv" if profile.format == "csv" else "malformed_json"
+    read_at = [c for c in event_rules.READ_AT if c in lines.columns]
     return (
         lines.transform(event_rules.with_line_checks, max_line_bytes)
         .transform(event_rules.with_source_fields, profile, salt, headers)
         .transform(event_rules.with_event_columns, profile.timestamp_formats, profile.timezone)
         .transform(event_rules.with_reject_reason, profile.required, profile.required_properties, malformed)
-        .select(*event_rules.PARSED_COLUMNS)
+        .select(*event_rules.PARSED_COLUMNS, *read_at)
     )
 
 
@@ -264,10 +266,15 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
     parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes).persist(PARSED_STORAGE)
-    # Dedup is per (source, event_id): only this source's stored events count, and of
-    # those only the ones within the batch's key range (and horizon, if set), so that
-    # Delta reads only the files whose statistics say they can hold one.
-    bounds = event_rules.KeyBounds.of(parsed.transform(event_rules.key_bounds).first())
+    # One aggregate over the kept lines, before any classification: the lines read per
+    # file (a line that the dedup loses fails the batch; a file whose lines fall short
+    # of its size too), and the batch's key range. Dedup is per (source, event_id): only
+    # this source's stored events count, and of those only the ones within the key
+    # range (and horizon, if set), so that Delta reads only the files whose statistics
+    # say they can hold one.
+    summary = parsed.transform(event_rules.file_summary).collect()  # one row per file
+    reads = ingested.reads_of(spark, summary)
+    bounds = event_rules.KeyBounds.over(summary)
     existing = tables.read_version(spark, events_path, version).where(
         (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
     keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
@@ -281,9 +288,6 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     try:
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
-        # The lines as read, counted per file apart from the classification: a line lost
-        # on the way fails the batch.
-        reads = ingested.count_by_file(lines)
         file_uris = [fs.file_uri(spark, f) for f in files]  # as source_file spells them
         gone = missing_files(spark, cfg, files, file_uris, reads)
         batch = run_reports.Batch(files=[f for f in files if f not in gone], files_missing=gone,

@@ -166,6 +166,23 @@ def read_first_line(spark: SparkSession, uri: str) -> str | None:
         stream.close()
 
 
+def compressed(spark: SparkSession, uris) -> set[str]:
+    """The URIs among `uris` that Spark's text reader decompresses: those whose suffix
+    names one of Hadoop's compression codecs (asked once per suffix)."""
+    jvm = spark.sparkContext._jvm
+    factory = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(spark.sparkContext._jsc.hadoopConfiguration())
+    by_suffix: dict[str, bool] = {}
+    out = set()
+    for uri in uris:
+        name = uri.rsplit("/", 1)[-1]
+        suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+        if suffix not in by_suffix:
+            by_suffix[suffix] = bool(suffix) and factory.getCodec(jvm.org.apache.hadoop.fs.Path(f"x.{suffix}")) is not None
+        if by_suffix[suffix]:
+            out.add(uri)
+    return out
+
+
 def qualify(spark: SparkSession, uri: str) -> str:
     """A path made absolute and given its scheme: 'wh' -> 'file:/home/me/wh'."""
     path, fs = _path(spark, uri)

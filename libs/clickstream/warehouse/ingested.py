@@ -25,6 +25,7 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import DataFrame, SparkSession
 
+from clickstream.config.errors import JobFailed
 from clickstream.warehouse import fs, run_reports
 
 RECORD_SCHEMA = T.StructType([
@@ -52,13 +53,25 @@ def file_columns() -> list:
             F.unix_millis(F.col("_metadata.file_modification_time")).alias("file_modified")]
 
 
-def count_by_file(lines: DataFrame) -> dict[str, FileRead]:
-    """Lines per file as read, keyed by `source_file` (a URI): one small aggregate, one
-    row per file. A file without a line (0 bytes) is not among them."""
-    rows = lines.groupBy("source_file").agg(
-        F.count(F.lit(1)).alias("lines"), F.max("file_size").alias("size"), F.max("file_modified").alias("modified"),
-    ).collect()
-    return {r["source_file"]: FileRead(r["lines"], r["size"], r["modified"]) for r in rows}
+BOM = "\ufeff".encode()
+
+
+def reads_of(spark: SparkSession, summary: list) -> dict[str, FileRead]:
+    """Lines per file as read, keyed by `source_file` (a URI), from the rows of
+    `rules.events.file_summary` (one per file; a file without a line, 0 bytes, has none).
+
+    JobFailed (one line) when a file's lines fall short of its size: the bytes of its
+    lines plus at most two line-break bytes each (CR LF) and a UTF-8 byte-order mark
+    (which Hadoop's line reader drops from a file's start) must reach the size the read
+    saw, else some of its lines did not arrive. Not checked for a compressed file,
+    whose size is not its text's; a file that grew while it was read has more bytes
+    than its size, which the next `--new-files-only` run reports as changed."""
+    packed = fs.compressed(spark, [r["source_file"] for r in summary])
+    for r in summary:
+        if r["source_file"] not in packed and r["size"] - r["bytes"] > 2 * r["lines"] + len(BOM):
+            raise JobFailed(f"{r['source_file']}: {r['lines']} line(s) of {r['bytes']} byte(s) were read from a file "
+                            f"of {r['size']} bytes: lines were lost on the way; nothing of this batch is committed")
+    return {r["source_file"]: FileRead(r["lines"], r["size"], r["modified"]) for r in summary}
 
 
 def ledger_path(warehouse: str, source: str) -> str:
