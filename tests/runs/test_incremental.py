@@ -234,9 +234,12 @@ def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile,
         return commit
 
     monkeypatch.setattr(tables, "replace_rejects", rejects_then_another_writer)
+    backoff = []
+    monkeypatch.setattr(tables, "_sleep", backoff.append)
     rep = run_events(spark, hipages_profile, write_lines(tmp_path / "b.json", [L("b1"), L("x1", user_id="other")]),
                      wh, "r2")
     assert rep.batches[0]["attempts"] == 2
+    assert len(backoff) == 1 and 1 <= backoff[0] <= 3  # 2 s for a first retry, jittered by ±50%
     assert (rep.events_written, rep.duplicates) == (1, 1)
     assert table_rows(spark, wh, "events", "event_id", "run_id") == [("b1", "r2"), ("x1", "other")]
 
