@@ -74,15 +74,18 @@ def shared_session(s3a: bool = False):
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "1")
         # As conf/spark/*.properties set it: the jobs' overwrites must not depend on it.
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        # A heap for a JVM that lives for the whole suite and keeps hundreds of tables'
-        # Delta logs and Spark's status store: with Spark's 1 GB default, each worker of
-        # the runs layer spent 78-88 s of its ~900 s in the collector, 41-47 s of it in
-        # 34-35 full collections (JMX, 2026-12-07).
+        # A heap for a JVM that lives for the whole suite, all of it from the start
+        # (-Xms), and room for Spark's and Delta's classes (MetaspaceSize): with Spark's
+        # 1 GB default, each worker of the runs layer spent 78-88 s of its ~900 s in the
+        # collector, 41-47 s of it in 34-35 full collections; with 3 GB alone, 50 s with
+        # 27-29 full ones, as the heap and the class space grew (JMX, 2026-12-07). Two
+        # runs modules: 162 young and 10 full collections (6.0 s) with 3 GB alone, 40 and 0
+        # (2.7 s) with all three.
         .config("spark.driver.memory", "3g")
         # The serial collector suits one core. Unlike a short spark-submit (SUBMIT_OPTS),
         # this JVM lives for the whole suite: the C2 compiler pays for itself
         # (transforms layer: 129 s with it, 158 s with -XX:TieredStopAtLevel=1).
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -Xms3g -XX:MetaspaceSize=512m -Duser.timezone=UTC")
     )
     for key, value in {**SESSION_CONF, **TEST_ONLY_CONF}.items():
         builder = builder.config(key, value)
