@@ -327,7 +327,8 @@ def test_odd_bytes_are_rejected_with_their_own_reason_and_a_bom_is_dropped(spark
 def test_file_summary_counts_each_files_lines_and_bytes_and_bounds_the_candidate_keys(spark, hipages_profile):
     """One row per file, before any classification: every line (blank and rejected ones
     too), their bytes and the file as read; the key and date range of candidates only."""
-    a = [line("k2", timestamp="02/02/2017 10:00:00"), "", line("k9", timestamp="bad"), line("k5", timestamp="04/02/2017 10:00:00")]
+    a = [line("k2", timestamp="02/02/2017 10:00:00"), "", line("k9", timestamp="bad"),
+         line("k5", timestamp="04/02/2017 10:00:00")]
     b = ["not json"]
     rows = [(value, f"file:/in/{name}", i, size, 7) for name, lines, size in (("a.json", a, 999), ("b.json", b, 9))
             for i, value in enumerate(lines)]

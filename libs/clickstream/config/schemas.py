@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import pyspark.sql.types as T
 
+# The size and modification time of the file a line was read from, as a text read's
+# select names them (clickstream.warehouse.ingested.file_columns); the parse keeps
+# them for the per-file accounting (clickstream.rules.events.file_summary).
+READ_AT = ("file_size", "file_modified")
+
 EVENTS_SCHEMA = T.StructType([
     T.StructField("source", T.StringType(), False),
     T.StructField("event_id", T.StringType(), False),

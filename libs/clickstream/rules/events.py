@@ -22,6 +22,7 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import Column, DataFrame, Window
 
+from clickstream.config import schemas
 from clickstream.rules import columns as C
 from clickstream.config.profiles import OPTIONAL, REQUIRABLE, Field, Profile
 
@@ -52,9 +53,6 @@ CANONICAL_COLUMNS = [
     "url_level1", "url_level2", "url_level3", "activity", "url", "ip", "properties",
 ]
 # What `events.parse_lines` keeps of a line: lineage, the event's columns, the reason.
-# The size and modification time a line's file was read at, when the lines carry them
-# (a text read's `_metadata`): kept through the parse for the per-file accounting.
-READ_AT = ["file_size", "file_modified"]
 PARSED_COLUMNS = [*LINE_COLUMNS, "raw_bytes", "is_header", "is_blank", "reason", *CANONICAL_COLUMNS, "event_date"]
 REASONS = (
     "line_too_long",
@@ -219,8 +217,9 @@ def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
             out.append((C.join_url_base(url, profile.url_base) if profile.url_base else url).alias(name))
         else:
             out.append(field_value(spec, raw, salt_col).alias(name))
-    return parsed.select(*LINE_COLUMNS, *[c for c in READ_AT if c in df.columns], "raw_bytes", "is_header",
-                         "is_blank", "is_too_long", "is_bad_encoding", "is_malformed", *out,
+    read_at = [c for c in schemas.READ_AT if c in df.columns]
+    return parsed.select(*LINE_COLUMNS, *read_at, "raw_bytes", "is_header", "is_blank", "is_too_long",
+                         "is_bad_encoding", "is_malformed", *out,
                          _properties(profile, raw, salt_col).alias("properties"))
 
 
@@ -494,9 +493,10 @@ def file_summary(df: DataFrame, key: str = "event_id") -> DataFrame:
     `hi`, `first_date`, `last_date`; NULL without candidates). The accounting's line
     counts and the dedup's `KeyBounds.over(...)` in one small aggregate."""
     candidate = _is_candidate()
+    size, modified = schemas.READ_AT
     return df.groupBy("source_file").agg(
         F.count(F.lit(1)).alias("lines"), F.sum("raw_bytes").alias("bytes"),
-        F.max("file_size").alias("size"), F.max("file_modified").alias("modified"),
+        F.max(size).alias("size"), F.max(modified).alias("modified"),
         F.min(F.when(candidate, F.col(key))).alias("lo"), F.max(F.when(candidate, F.col(key))).alias("hi"),
         F.min(F.when(candidate, F.col("event_date"))).alias("first_date"),
         F.max(F.when(candidate, F.col("event_date"))).alias("last_date"),

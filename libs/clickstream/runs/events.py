@@ -226,7 +226,7 @@ def parse_lines(lines: DataFrame, profile: Profile, salt: str = "",
     (NULL when none so far): what the dedup needs, and no more; and the size and
     modification time its file was read at, when `lines` has them (`read_lines`)."""
     malformed = "malformed_csv" if profile.format == "csv" else "malformed_json"
-    read_at = [c for c in event_rules.READ_AT if c in lines.columns]
+    read_at = [c for c in schemas.READ_AT if c in lines.columns]
     return (
         lines.transform(event_rules.with_line_checks, max_line_bytes)
         .transform(event_rules.with_source_fields, profile, salt, headers)

@@ -158,26 +158,31 @@ def read_first_line(spark: SparkSession, uri: str) -> str | None:
     jvm = spark.sparkContext._jvm
     stream = fs.open(path)
     try:
-        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
-            spark.sparkContext._jsc.hadoopConfiguration()).getCodec(path)
+        codec = _codecs(spark).getCodec(path)
         text = codec.createInputStream(stream) if codec is not None else stream
         return jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(text, "UTF-8")).readLine()
     finally:
         stream.close()
 
 
+def _codecs(spark: SparkSession):
+    """Hadoop's compression codecs by file suffix, as Spark's text reader picks them."""
+    return spark.sparkContext._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+        spark.sparkContext._jsc.hadoopConfiguration())
+
+
 def compressed(spark: SparkSession, uris) -> set[str]:
     """The URIs among `uris` that Spark's text reader decompresses: those whose suffix
     names one of Hadoop's compression codecs (asked once per suffix)."""
-    jvm = spark.sparkContext._jvm
-    factory = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(spark.sparkContext._jsc.hadoopConfiguration())
+    jvm, codecs = spark.sparkContext._jvm, _codecs(spark)
     by_suffix: dict[str, bool] = {}
     out = set()
     for uri in uris:
         name = uri.rsplit("/", 1)[-1]
         suffix = name.rsplit(".", 1)[-1] if "." in name else ""
         if suffix not in by_suffix:
-            by_suffix[suffix] = bool(suffix) and factory.getCodec(jvm.org.apache.hadoop.fs.Path(f"x.{suffix}")) is not None
+            probe = jvm.org.apache.hadoop.fs.Path(f"x.{suffix}")  # the codec goes by the name's suffix alone
+            by_suffix[suffix] = bool(suffix) and codecs.getCodec(probe) is not None
         if by_suffix[suffix]:
             out.add(uri)
     return out

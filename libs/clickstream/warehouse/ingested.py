@@ -25,6 +25,7 @@ import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from pyspark.sql import DataFrame, SparkSession
 
+from clickstream.config import schemas
 from clickstream.config.errors import JobFailed
 from clickstream.warehouse import fs, run_reports
 
@@ -49,8 +50,9 @@ class FileRead:
 
 def file_columns() -> list:
     """For a text read's select: the size and modification time Spark read each line's file at."""
-    return [F.col("_metadata.file_size").alias("file_size"),
-            F.unix_millis(F.col("_metadata.file_modification_time")).alias("file_modified")]
+    size, modified = schemas.READ_AT
+    return [F.col("_metadata.file_size").alias(size),
+            F.unix_millis(F.col("_metadata.file_modification_time")).alias(modified)]
 
 
 BOM = "\ufeff".encode()
