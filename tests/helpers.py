@@ -43,6 +43,9 @@ TEST_ONLY_CONF = {"spark.sql.adaptive.enabled": "false",
 TEST_ONLY_SUBMIT_CONF = [arg for key, value in TEST_ONLY_CONF.items() for arg in ("--conf", f"{key}={value}")]
 
 
+HEAP = "3g"  # the shared session's heap, all of it from the start (shared_session)
+
+
 def shared_session(s3a: bool = False):
     """The tests' SparkSession, tuned for tiny data on 2 cores: local[1], one shuffle
     partition, one Delta snapshot partition, no UI, the serial collector, and no code
@@ -81,11 +84,11 @@ def shared_session(s3a: bool = False):
         # 27-29 full ones, as the heap and the class space grew (JMX, 2026-12-07). Two
         # runs modules: 162 young and 10 full collections (6.0 s) with 3 GB alone, 40 and 0
         # (2.7 s) with all three.
-        .config("spark.driver.memory", "3g")
+        .config("spark.driver.memory", HEAP)
         # The serial collector suits one core. Unlike a short spark-submit (SUBMIT_OPTS),
         # this JVM lives for the whole suite: the C2 compiler pays for itself
         # (transforms layer: 129 s with it, 158 s with -XX:TieredStopAtLevel=1).
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -Xms3g -XX:MetaspaceSize=512m -Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", f"-XX:+UseSerialGC -Xms{HEAP} -XX:MetaspaceSize=512m -Duser.timezone=UTC")
     )
     for key, value in {**SESSION_CONF, **TEST_ONLY_CONF}.items():
         builder = builder.config(key, value)
