@@ -77,6 +77,17 @@ def test_malformed_json(spark, hipages_profile):
     assert outcomes(got) == [("rejected", "malformed_json")] * len(MALFORMED)
 
 
+def test_a_line_separator_inside_a_json_string_is_text(spark, hipages_profile):
+    """U+2028, U+2029 and U+0085 may stand raw in a JSON string (only U+0000-U+001F may
+    not), and a line break never splits a line there: the text reader splits on CR and LF
+    alone. (Java's regex '.' stops at them; a line with one was malformed_json before.)"""
+    separators = ["\u2028", "\u2029", "\u0085"]
+    got = classify(spark, hipages_profile, [line(event_id=f"e{i}", session_id="sXy").replace("sXy", f"s{c}y")
+                                            for i, c in enumerate(separators)])
+    assert outcomes(got) == [("new", None)] * 3
+    assert [r["session_id"] for r in got.orderBy("line_order").collect()] == [f"s{c}y" for c in separators]
+
+
 def test_fields_of_an_unexpected_json_type_count_as_absent(spark, hipages_profile):
     got = classify(spark, hipages_profile, [
         line(user_id=None).replace('"user": {"session_id": "s1", "id": null, "ip": "1.2.3.4"}', '"user": "x"'),

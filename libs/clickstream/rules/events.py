@@ -38,7 +38,9 @@ JSON_OPTIONS = {
     "allowBackslashEscapingAnyCharacter": "false",
     "allowUnquotedControlChars": "false",
 }
-_OBJECT_TEXT = f"^{C.WS}*\\{{.*\\}}{C.WS}*$"
+# (?s): '.' takes every character, the line terminators U+2028, U+2029 and U+0085 too
+# (raw in a JSON string, they are text; the text reader splits lines on CR and LF only).
+_OBJECT_TEXT = f"(?s)^{C.WS}*\\{{.*\\}}{C.WS}*$"
 _AFTER_CLOSING_BRACE = f"\\}}{C.WS}*[^ \\t\\r\\n,}}\\]]"
 _ARRAY_OF_OBJECTS = T.ArrayType(T.StructType([]))
 _JSON_NUMBER = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$"
@@ -178,8 +180,14 @@ def with_line_checks(df: DataFrame, max_line_bytes: int = MAX_LINE_BYTES) -> Dat
         .withColumn("is_too_long", too_long)
         .withColumn("value", F.when(too_long, F.substring("value", 1, RAW_PREFIX_CHARS)).otherwise(F.col("value")))
         .withColumn("is_bad_encoding", bad)
-        .withColumn("_line", F.when(~too_long & ~bad, F.regexp_replace(F.col("value"), "^\\x{FEFF}", "")))
+        .withColumn("_line", F.when(~too_long & ~bad, without_bom(F.col("value"))))
     )
+
+
+def without_bom(text: Column) -> Column:
+    """The text without one leading UTF-8 BOM (U+FEFF): '\\ufeff{}' -> '{}'. A test of
+    its first character gates the copy: most lines have none."""
+    return F.when(text.startswith("\ufeff"), F.substr(text, F.lit(2))).otherwise(text)
 
 
 def with_source_fields(df: DataFrame, profile: Profile, salt: str = "",
@@ -281,7 +289,11 @@ def _json_reader(df: DataFrame, profile: Profile):
     wrapped = F.from_json(F.concat(F.lit("["), line, F.lit("]")), _ARRAY_OF_OBJECTS, JSON_OPTIONS)
     is_one_object = F.coalesce(F.size(wrapped) == 1, F.lit(False))
     needs_strict_check = parsed.getField("_corrupt").isNotNull() | line.rlike(_AFTER_CLOSING_BRACE)
-    is_malformed = ~line.rlike(_OBJECT_TEXT) | F.when(needs_strict_check, ~is_one_object).otherwise(F.lit(False))
+    # A line that starts with '{' and ends with '}' is neither blank nor other than an
+    # object's text: the trim and the pattern run only on the other lines.
+    braced = line.startswith("{") & line.endswith("}")
+    is_object_text = F.when(braced, F.lit(True)).otherwise(line.rlike(_OBJECT_TEXT))
+    is_malformed = ~is_object_text | F.when(needs_strict_check, ~is_one_object).otherwise(F.lit(False))
     probes = kind_probes(line, [s.path for s in specs if s.path])
     prop_map = None
     if profile.properties_from:
@@ -295,7 +307,8 @@ def _json_reader(df: DataFrame, profile: Profile):
         return text if types is None else json_typed_text(text, path, types, probes)
 
     lines = (
-        df.withColumn("is_blank", F.coalesce(C.is_blank(line), F.lit(False)))
+        df.withColumn("is_blank", F.when(line.startswith("{"), F.lit(False))
+                      .otherwise(F.coalesce(C.is_blank(line), F.lit(False))))
         .withColumn("is_header", F.lit(False))
         .withColumn("is_malformed", F.when(~F.col("is_blank"), is_malformed))
     )
