@@ -40,6 +40,20 @@ def _unit_takes_no_spark(request):
                     "or tests/runs/", pytrace=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _delta_log_cache_cleared():
+    """After each module, Delta's cache of table logs is emptied, which also drops the
+    snapshot states they keep persisted. Each table a test made stays in it otherwise
+    (for an hour), and the shared session's heap fills with hundreds of them
+    (docs/development.md: measured)."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()  # None when no test of this worker needed Spark
+    if session is not None:
+        session._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+
+
 @pytest.fixture(scope="session")
 def spark(request):
     """One SparkSession for the suite (helpers.shared_session), with the s3a connector
