@@ -205,6 +205,12 @@ def test_files_are_read_exactly_as_named_whatever_their_characters(spark, hipage
         (f"decoy{i}", decoy) for i, decoy in enumerate(names.values()) if decoy}
 
 
+def persisted(spark) -> list[str]:
+    """The names of the session's persisted datasets, but Delta's own snapshot states."""
+    rdds = spark.sparkContext._jsc.getPersistentRDDs()
+    return sorted(str(rdd.name()) for rdd in rdds.values() if not str(rdd.name()).startswith("Delta Table State"))
+
+
 def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, hipages_profile, tmp_path, capsys,
                                                                         monkeypatch):
     """The lines read are counted per file before the classification, and their bytes
@@ -213,10 +219,12 @@ def test_a_line_lost_on_the_way_or_a_short_rejects_commit_fails_the_run(spark, h
     src = write_lines(tmp_path / "a.json", [L("e1"), L("e2"), "", "not json"])
     wh = tmp_path / "wh"
     parse = events.parse_lines
+    before = persisted(spark)
     with monkeypatch.context() as patch:  # a fault that drops e2 between the read and the parse
         patch.setattr(events, "parse_lines",
                       lambda lines, *a, **kw: parse(lines.where(~F.col("value").contains('"e2"')), *a, **kw))
         assert run_job(spark, "events", "--input", str(src), "--warehouse", str(wh), "--run-id", "r1") == 1
+    assert persisted(spark) == before  # the failed batch left none of its lines persisted
     size, e1_bytes = src.stat().st_size, len(L("e1").encode())
     assert capsys.readouterr().err.splitlines() == [
         f"events: error: file:{src}: 3 line(s) of {e1_bytes + 8} byte(s) were "

@@ -265,27 +265,28 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     # Everything that reads them runs before the MERGE: a write to the events table
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
-    parsed = parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes).persist(PARSED_STORAGE)
-    # One aggregate over the kept lines, before any classification: the lines read per
-    # file (a line that the dedup loses fails the batch; a file whose lines fall short
-    # of its size too), and the batch's key range. Dedup is per (source, event_id): only
-    # this source's stored events count, and of those only the ones within the key
-    # range (and horizon, if set), so that Delta reads only the files whose statistics
-    # say they can hold one.
-    summary = parsed.transform(event_rules.file_summary).collect()  # one row per file
-    reads = ingested.reads_of(spark, summary)
-    bounds = event_rules.KeyBounds.over(summary)
-    existing = tables.read_version(spark, events_path, version).where(
-        (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
-    keys = event_rules.keys_to_compare(parsed, existing).persist(StorageLevel.MEMORY_AND_DISK)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
-    kept: list[DataFrame] = []  # the compared lines, persisted once for the counts, the rejects and the MERGE
+    kept: list[DataFrame] = []  # what this attempt persisted: unpersisted however it ends
 
-    def keep(compared: DataFrame) -> DataFrame:
-        kept.append(compared.persist(StorageLevel.MEMORY_AND_DISK))
+    def keep(df: DataFrame, level: StorageLevel = StorageLevel.MEMORY_AND_DISK) -> DataFrame:
+        kept.append(df.persist(level))
         return kept[-1]
 
     try:
+        parsed = keep(parse_lines(lines, cfg.profile, cfg.pii_salt, headers, cfg.max_line_bytes), PARSED_STORAGE)
+        # One aggregate over the kept lines, before any classification: the lines read per
+        # file (a line that the dedup loses fails the batch; a file whose lines fall short
+        # of its size too), and the batch's key range. Dedup is per (source, event_id): only
+        # this source's stored events count, and of those only the ones within the key
+        # range (and horizon, if set), so that Delta reads only the files whose statistics
+        # say they can hold one.
+        summary = parsed.transform(event_rules.file_summary).collect()  # one row per file
+        reads = ingested.reads_of(spark, summary)
+        bounds = event_rules.KeyBounds.over(summary)
+        existing = tables.read_version(spark, events_path, version).where(
+            (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
+        keys = keep(event_rules.keys_to_compare(parsed, existing))
+        # The compared lines (`keep`) are persisted once for the counts, the rejects and the MERGE.
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
         file_uris = [fs.file_uri(spark, f) for f in files]  # as source_file spells them
@@ -329,8 +330,6 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     finally:
         for df in kept:
             df.unpersist()
-        keys.unpersist()
-        parsed.unpersist()
 
 
 def missing_files(spark: SparkSession, cfg: EventsConfig, files: list[str], file_uris: list[str],
