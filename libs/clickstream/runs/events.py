@@ -408,7 +408,7 @@ def _new_files(spark: SparkSession, cfg: EventsConfig, warehouse: str, rep: run_
         planned = incremental.batch_files(session, checkpoint, batch_id)
         faults.point("reading")
         lines = batch_lines.select("value", "source_file", F.monotonically_increasing_id().alias("line_order"),
-                                   "block_start", "file_size", "file_modified")
+                                   "block_start", *schemas.READ_AT)
         batch = commit_batch(session, cfg, warehouse, lines, planned, txn=(app_id, batch_id))
         batch.batch_id = batch_id
         rep.add(batch)
