@@ -93,12 +93,14 @@ $(VENV35)/.installed: setup.py
 #   jobs/*.py        the entry points;  conf/  the profiles and Spark settings
 #   clickstream-*.whl  for pip users (clusters get the zip: workers cannot import a .whl)
 # Our events + hourly_stats against the DuckDB reference in one run (docs/benchmarks.md).
-# make bench (1M events, median of 3, also into a table of 10M) or make bench N=10000000 RUNS=1 HISTORY=0
+# make bench (1M events, median of 3, also into a table of 10M) or make bench N=10000000 RUNS=1 HISTORY=0;
+# RANDOM_IDS=1: event ids of 15 random digits, as hipages sends them (kept beside the default ids' rows)
 N ?= 1000000
 RUNS ?= 3
 HISTORY ?= 10000000
+RANDOM_IDS ?=
 bench: setup check-java
-	$(PY) tools/bench.py --events $(N) --runs $(RUNS) --history $(HISTORY)
+	$(PY) tools/bench.py --events $(N) --runs $(RUNS) --history $(HISTORY) $(if $(RANDOM_IDS),--random-ids)
 
 package: setup
 	rm -rf dist/jobs dist/conf dist/*.whl

@@ -2,6 +2,7 @@
 DuckDB reference, in one run.
 
     python tools/bench.py --events N [--runs R] [--files K] [--duckdb PATH] [--sample FILE] [--history H]
+                          [--random-ids]
 
 1. Generates the input once per parameters with `./spark-submit.sh generate`, cached
    under build/bench/input-<N>-<K>-<seed>/ (a `_COMPLETE` marker says it is whole).
@@ -139,10 +140,11 @@ def cached(target: Path, what: str, build) -> Path:
 
 
 def input_dir(events: int, files: int, seed: int, work: Path, name: str | None = None,
-              generate_opts: tuple[str, ...] = ()) -> Path:
+              generate_opts: tuple[str, ...] = (), random_ids: bool = False) -> Path:
     """The generated input for these parameters (in `work/name`, default
-    input-<N>-<K>-<seed>), generated on first use."""
-    target = work / (name or f"input-{events}-{files}-{seed}")
+    input-<N>-<K>-<seed>[-random]), generated on first use."""
+    target = work / (name or f"input-{events}-{files}-{seed}{'-random' if random_ids else ''}")
+    generate_opts = (*generate_opts, *(["--random-ids"] if random_ids else []))
     return cached(target, f"generating {events} events in {files} files", lambda: measure(
         ["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
          "--output", str(target), "--days", "30", "--seed", str(seed), "--bad-rate", "0.01", *generate_opts],
@@ -172,14 +174,16 @@ def step_seconds(wh: Path, run_id: str) -> dict[str, float]:
 HISTORY_FIRST_ID = 10**9  # the history's rows: ids of their own, never the new input's
 
 
-def history_warehouse(events: int, seed: int, work: Path, submit_opts: list[str]) -> Path:
+def history_warehouse(events: int, seed: int, work: Path, submit_opts: list[str], random_ids: bool = False) -> Path:
     """A warehouse holding `events` generated events over the 30 days before the bench
     input's, ingested by the pipeline once and cached (`_COMPLETE` says it is whole)."""
-    target = work / f"history-wh-{events}"
+    suffix = "-random" if random_ids else ""
+    target = work / f"history-wh-{events}{suffix}"
     if (target / "_COMPLETE").exists():
         return target
-    inp = input_dir(events, default_files(events), seed, work, name=f"history-{events}",
-                    generate_opts=("--start", "2017-01-02", "--first-id", str(HISTORY_FIRST_ID)))
+    inp = input_dir(events, default_files(events), seed, work, name=f"history-{events}{suffix}",
+                    generate_opts=("--start", "2017-01-02", "--first-id", str(HISTORY_FIRST_ID)),
+                    random_ids=random_ids)
     return cached(target, "ingesting the history", lambda: measure(
         pipeline_cmd(inp, target, "history", "events,hourly_stats", submit_opts), work / "history-wh.log"))
 
@@ -198,10 +202,10 @@ def into_history(inp: Path, history: Path, work: Path, i: int, submit_opts: list
     return got
 
 
-def report_warehouse(inp: Path, events: int, work: Path, submit_opts: list[str]) -> Path:
+def report_warehouse(inp: Path, events: int, work: Path, submit_opts: list[str], random_ids: bool = False) -> Path:
     """A warehouse of the bench input with every table the report reads, built once and
     cached (`_COMPLETE` says it is whole)."""
-    target = work / f"report-wh-{events}"
+    target = work / f"report-wh-{events}{'-random' if random_ids else ''}"
     return cached(target, "building the report's warehouse", lambda: measure(
         pipeline_cmd(inp, target, "report-wh", "events,hourly_stats,sessions", submit_opts), work / "report-wh.log"))
 
@@ -247,7 +251,8 @@ def sample_run(sample: Path, work: Path, submit_opts: list[str]) -> dict:
             "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = (), history: int = 0) -> dict:
+def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] = (), history: int = 0,
+              random_ids: bool = False) -> dict:
     def med(f):
         return round(statistics.median(f(r) for r in runs), 2)
 
@@ -262,7 +267,7 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
     floor = med(lambda r: r["floor"]["wall_s"])
     duck = med(lambda r: r["duckdb"]["wall_s"])
     return {
-        "events": events, "runs": len(runs), "input_mb": round(input_mb, 1),
+        "events": events, "random_ids": random_ids, "runs": len(runs), "input_mb": round(input_mb, 1),
         "events_step_s": med(lambda r: r["steps"]["events"]),
         "hourly_stats_step_s": med(lambda r: r["steps"]["hourly_stats"]),
         "total_wall_s": ours, "events_per_s": round(events / ours), "input_mb_per_s": round(input_mb / ours, 2),
@@ -284,32 +289,43 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
     }
 
 
+def result_key(summary: dict) -> str:
+    """Where a summary is kept in docs/benchmarks.json: its event count, and `-random` for
+    random 15-digit ids."""
+    return f"{summary['events']}{'-random' if summary.get('random_ids') else ''}"
+
+
+def measured_keys(results: dict) -> list[str]:
+    """The kept runs' keys (not the sample's), by event count, the default ids first."""
+    keys = [k for k in results if k.removesuffix("-random").isdigit()]
+    return sorted(keys, key=lambda k: (int(k.removesuffix("-random")), k.endswith("-random")))
+
+
 def markdown(results: dict) -> str:
-    rows = ["| events | input MB | runs | pipeline s (events + hourly_stats steps) | floor s | ours / floor "
+    rows = ["| events | ids | input MB | runs | pipeline s (events + hourly_stats steps) | floor s | ours / floor "
             "| DuckDB s | ours / DuckDB | events/s | peak RSS MB (floor) | files/partition (max) | measured "
             "| extra --conf |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
-    for key in sorted((k for k in results if k.isdigit()), key=int):
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for key in measured_keys(results):
         r = results[key]
         if "floor_wall_s" not in r:  # measured before the floor was part of the benchmark
             continue
-        rows.append(f"| {r['events']:,} | {r['input_mb']} | {r['runs']} | {r['total_wall_s']} "
+        rows.append(f"| {r['events']:,} | {'random' if r.get('random_ids') else 'hex'} | {r['input_mb']} | {r['runs']} | {r['total_wall_s']} "
                     f"({r['events_step_s']} + {r['hourly_stats_step_s']}) | {r['floor_wall_s']} | "
                     f"{r['ratio_floor']}x | {r['duckdb_wall_s']} | {r['ratio']}x | {r['events_per_s']:,} | "
                     f"{r['peak_rss_mb']} ({r['floor_peak_rss_mb']}) | {r['max_files_per_partition']} | "
                     f"{r['measured_at']} | {' '.join(r.get('conf', [])) or '(none)'} |")
-    grown = [(k, results[k]) for k in sorted((k for k in results if k.isdigit()), key=int)
-             if "history" in results[k]]
+    grown = [(k, results[k]) for k in measured_keys(results) if "history" in results[k]]
     if grown:
-        rows += ["", "| new events | into an empty table s | stored events | into them, exact dedup s | / empty "
+        rows += ["", "| new events | ids | into an empty table s | stored events | into them, exact dedup s | / empty "
                  "| with --dedup-horizon-days 1 s | / empty | measured |",
-                 "|---:|---:|---:|---:|---:|---:|---:|---|"]
+                 "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for _, r in grown:
             h = r["history"]
-            rows.append(f"| {r['events']:,} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
+            rows.append(f"| {r['events']:,} | {'random' if r.get('random_ids') else 'hex'} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
                         f"{h['exact']['ratio_empty']}x | {h['horizon_1d']['wall_s']} | "
                         f"{h['horizon_1d']['ratio_empty']}x | {r['measured_at']} |")
-    reported = [results[k] for k in sorted((k for k in results if k.isdigit()), key=int) if "report" in results[k]]
+    reported = [results[k] for k in measured_keys(results) if "report" in results[k]]
     if reported:
         rows += ["", "| the report page of a warehouse of | days | wall s (in the job s) | page KB | charts "
                  "| peak RSS MB | measured |", "|---:|---:|---:|---:|---:|---:|---|"]
@@ -331,7 +347,7 @@ def markdown(results: dict) -> str:
 def write_docs(summary: dict, docs: Path, sample: dict | None = None) -> None:
     store = docs / "benchmarks.json"
     results = json.loads(store.read_text()) if store.exists() else {}
-    results[str(summary["events"])] = summary
+    results[result_key(summary)] = summary
     if sample:
         results["sample"] = sample
     store.write_text(json.dumps(results, indent=2) + "\n")
@@ -359,6 +375,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--history", type=int, default=0, metavar="H",
                         help="also run the input into a warehouse already holding H events (default 0: skip)")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="event ids of 15 random digits, as hipages sends them (generate --random-ids), in the "
+                             "input and the history: no key range narrows the dedup (kept as <N>-random)")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="a Spark setting for our jobs on top of conf/spark/local (repeatable; recorded)")
     args = parser.parse_args(argv)
@@ -367,13 +386,13 @@ def main(argv: list[str]) -> int:
         return 2
     files = args.files or default_files(args.events)
     args.work.mkdir(parents=True, exist_ok=True)
-    inp = input_dir(args.events, files, args.seed, args.work)
+    inp = input_dir(args.events, files, args.seed, args.work, random_ids=args.random_ids)
     input_mb = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 2**20
     opts = [a for c in args.conf for a in ("--conf", c)]
     history = None
     if args.history:
-        history = history_warehouse(args.history, args.seed, args.work, opts)
-    report_wh = report_warehouse(inp, args.events, args.work, opts)
+        history = history_warehouse(args.history, args.seed, args.work, opts, args.random_ids)
+    report_wh = report_warehouse(inp, args.events, args.work, opts, args.random_ids)
     runs = []
     for i in range(args.runs):
         runs.append(one_run(inp, args.work, i, args.duckdb, opts))
@@ -396,7 +415,7 @@ def main(argv: list[str]) -> int:
               f"all steps {sample['all_steps_s']}s", flush=True)
     else:
         print(f"bench: no sample at {args.sample}: its row is skipped", flush=True)
-    summary = summarize(args.events, runs, input_mb, args.conf, args.history)
+    summary = summarize(args.events, runs, input_mb, args.conf, args.history, args.random_ids)
     args.docs.mkdir(parents=True, exist_ok=True)
     write_docs(summary, args.docs, sample)
     print(json.dumps({k: v for k, v in summary.items() if k != "all_runs"}, indent=2))

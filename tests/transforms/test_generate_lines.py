@@ -28,6 +28,14 @@ def test_a_set_from_first_id_on_shares_no_event_id_with_the_set_before(spark):
     assert both.selectExpr("get_json_object(value, '$.event_id') AS id").distinct().count() == 8
 
 
+def test_random_ids_are_15_digits_without_order_and_the_same_for_a_seed(spark):
+    cfg = generate.GenerateConfig(output="unused", events=6, files=1, bad_rate=0.0, seed=7, random_ids=True)
+    ids = [r["id"] for r in generate.lines(spark, cfg).selectExpr("get_json_object(value, '$.event_id') AS id")
+           .collect()]
+    assert ids == ["715713335414610", "386969041997469", "462409130153056", "020790186711550",  # zero-padded
+                   "853385039935776", "640024592199298"]
+
+
 def test_every_kind_appears_at_the_bad_rate(spark):
     cfg = generate.GenerateConfig(output="unused", **CFG)
     counts = {r["kind"]: r["count"] for r in generate.kinds(spark, cfg).groupBy("kind").count().collect()}

@@ -159,6 +159,8 @@ def test_generate_starts_its_rows_at_first_id():
     base = ["--events", "5", "--files", "1", "--output", "x"]
     assert generate.parse_args(base).first_id == 0
     assert generate.parse_args([*base, "--first-id", "1000"]).first_id == 1000
+    assert (generate.parse_args(base).random_ids, generate.parse_args([*base, "--random-ids"]).random_ids) == (
+        False, True)
     with pytest.raises(UsageError, match="^argument --first-id: '-1' is not a whole number of 0 or more"):
         generate.parse_args([*base, "--first-id", "-1"])
 

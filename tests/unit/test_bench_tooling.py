@@ -3,6 +3,8 @@ counts, the docs table. (Timings are measured by `make bench`, never asserted he
 
 from __future__ import annotations
 
+import json
+
 import bench  # tools/bench.py (pytest.ini puts tools/ on the path)
 
 
@@ -40,7 +42,7 @@ def test_docs_table_is_rewritten_in_place(tmp_path):
     bench.write_docs(summary, tmp_path, sample)
     text = (tmp_path / "benchmarks.md").read_text()
     assert text.startswith("# Benchmarks\n\nintro\n<!-- bench:begin -->\n| events |") and text.endswith("-->\nafter\n")
-    assert "| 1,000 | 2.0 | 3 | 15.0 (10.0 + 4.0) | 10.0 | 1.5x | 3.0 | 5.0x | 67 | 1000 (700) | 1 |" in text
+    assert "| 1,000 | hex | 2.0 | 3 | 15.0 (10.0 + 4.0) | 10.0 | 1.5x | 3.0 | 5.0x | 67 | 1000 (700) | 1 |" in text
     assert "| source_event_data.json | 500 | 20.0 | 30.0 | 1.5x | 35.0 | 800 | now |" in text
     assert "old" not in text and "| 5 |" not in text
 
@@ -61,4 +63,10 @@ def test_the_history_row_gives_each_runs_cost_against_the_run_into_an_empty_tabl
         "horizon_1d": {"wall_s": 23.0, "events_step_s": 18.0, "ratio_empty": 1.05},
     }
     bench.write_docs(summary, tmp_path)
-    assert "| 1,000 | 22.0 | 10,000 | 30.0 | 1.36x | 23.0 | 1.05x |" in (tmp_path / "benchmarks.md").read_text()
+    assert "| 1,000 | hex | 22.0 | 10,000 | 30.0 | 1.36x | 23.0 | 1.05x |" in (tmp_path / "benchmarks.md").read_text()
+    random = bench.summarize(1000, [one(20.0, 22.0, 21.0)], 2.0, history=10_000, random_ids=True)
+    bench.write_docs(random, tmp_path)  # kept beside the default ids' row, after it
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert sorted(json.loads((tmp_path / "benchmarks.json").read_text())) == ["1000", "1000-random"]
+    assert text.index("| 1,000 | hex | 22.0 | 10,000 | 30.0 |") < text.index(
+        "| 1,000 | random | 20.0 | 10,000 | 22.0 | 1.1x | 21.0 | 1.05x |")

@@ -50,6 +50,7 @@ class GenerateConfig:
     seed: int = 42
     start: date = date(2017, 2, 1)
     first_id: int = 0
+    random_ids: bool = False
 
 
 def _uniform(seed: int, salt: int) -> Column:
@@ -76,6 +77,17 @@ def kinds(spark: SparkSession, cfg: GenerateConfig) -> DataFrame:
             .select("id", F.when(bad, kind).alias("kind")))
 
 
+def _event_id(cfg: GenerateConfig) -> Column:
+    """Record i's event_id: by default i in hex, then a hash (ids that grow with the
+    row, so a batch's ids span a narrow range); with `random_ids`, 15 random digits, as
+    hipages sends them (no order at all: a batch's ids span the whole range, and two
+    sets share an id only by chance, about n*m / 10^15 ids)."""
+    if cfg.random_ids:
+        digits = F.pmod(F.xxhash64(F.lit(cfg.seed), F.col("id"), F.lit(30)), F.lit(10**15))
+        return F.lpad(digits.cast("string"), 15, "0")
+    return F.format_string("%012x%08x", F.col("id"), F.pmod(F.xxhash64(F.lit(cfg.seed), F.col("id")), F.lit(1 << 32)))
+
+
 def _values(cfg: GenerateConfig) -> list[Column]:
     """The good values of each record, as text columns named by their JSON field."""
     s = cfg.seed
@@ -88,8 +100,7 @@ def _values(cfg: GenerateConfig) -> list[Column]:
     search = F.concat(F.lit("get_quotes_simple?search_str="), F.lower(F.hex(F.pmod(F.xxhash64(user), F.lit(97)))))
     octets = [F.pmod(F.xxhash64(F.lit(s), user, F.lit(salt)), F.lit(254)) + 1 for salt in (20, 21, 22, 23)]
     return [
-        F.format_string("%012x%08x", F.col("id"), F.pmod(F.xxhash64(F.lit(s), F.col("id")), F.lit(1 << 32)))
-        .alias("event_id"),
+        _event_id(cfg).alias("event_id"),
         user.cast("string").alias("user_id"),
         F.format_string("%d-%d-%d", user, day, F.floor(second / 1800)).alias("session_id"),
         F.concat_ws(".", *[o.cast("string") for o in octets]).alias("ip"),
@@ -200,6 +211,9 @@ def parser() -> cli.ArgumentParser:
     parser.add_argument("--start", default="2017-02-01", help="first day, YYYY-MM-DD (default 2017-02-01)")
     parser.add_argument("--first-id", type=cli.non_negative_int, default=0,
                         help="row number of the first record: sets that do not overlap share no event_id (default 0)")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="event_id as 15 random digits, as hipages sends them (default: the row number in hex, "
+                             "then a hash)")
     return parser
 
 
@@ -209,13 +223,14 @@ def parse_args(argv: list[str]) -> GenerateConfig:
         raise UsageError(f"--files {args.files} is more than --events {args.events}")
     return GenerateConfig(events=args.events, files=args.files, output=args.output, days=args.days,
                           users=args.users, bad_rate=args.bad_rate, seed=args.seed,
-                          start=cli.parse_date(args.start, "--start"), first_id=args.first_id)
+                          start=cli.parse_date(args.start, "--start"), first_id=args.first_id,
+                          random_ids=args.random_ids)
 
 
 def run(spark: SparkSession, cfg: GenerateConfig) -> dict:
     names = write(spark, cfg)
     summary = {"job": "generate", "events": cfg.events, "files": len(names), "output": cfg.output,
                "days": cfg.days, "users": cfg.users, "bad_rate": cfg.bad_rate, "seed": cfg.seed,
-               "first_id": cfg.first_id}
+               "first_id": cfg.first_id, "random_ids": cfg.random_ids}
     print("generate " + " ".join(f"{k}={v}" for k, v in summary.items() if k != "job"))
     return summary
