@@ -202,7 +202,7 @@ def test_a_batch_committed_but_not_recorded_is_replayed_without_duplicates(spark
     assert table_rows(spark, wh, "rejects", "raw") == rejects
 
 
-def test_a_merge_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile, tmp_path):
+def test_an_events_commit_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile, tmp_path):
     wh = tmp_path / "wh"
     run_events(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
     path = f"file:{wh}/events"
@@ -212,9 +212,9 @@ def test_a_merge_tagged_with_a_committed_batch_is_skipped(spark, hipages_profile
     assert batch.events_written == 1 and batch.events_commit is not None
     before = version(spark, path)
     new = spark.read.format("delta").load(path).where("event_id = 'b1'").withColumn("event_id", F.lit("c1"))
-    assert tables.merge_new_events(spark, path, new, {"run_id": "r3"}, txn=("app-1", 7)) is None
+    assert tables.append_classified(spark, path, new, before, {"run_id": "r3"}, txn=("app-1", 7)) is None
     assert version(spark, path) == before
-    assert tables.merge_new_events(spark, path, new, {"run_id": "r3"}, txn=("app-1", 8))["version"] == before + 1
+    assert tables.append_classified(spark, path, new, before, {"run_id": "r3"}, txn=("app-1", 8))["version"] == before + 1
     assert {r[0] for r in table_rows(spark, wh, "events", "event_id")} == {"a1", "b1", "c1"}
 
 
@@ -247,6 +247,31 @@ def test_a_commit_by_another_writer_mid_batch_is_retried(spark, hipages_profile,
     with pytest.raises(JobFailed, match=r"^gave up after 1 attempts: other writers kept committing"):
         run_events(spark, hipages_profile, write_lines(tmp_path / "c.json", [L("c1")]), wh, "r3", max_attempts=1)
     assert {r[0] for r in table_rows(spark, wh, "events", "event_id")} == {"b1", "x1", "x2"}
+
+
+def test_two_writers_of_the_same_new_key_at_the_same_moment_give_one_event(spark, hipages_profile, tmp_path,
+                                                                            monkeypatch):
+    """The events commit reads no stored key: another writer's commit that lands after
+    this batch's transaction started (so after its version check) must fail it, and the
+    retry, classified again, finds the key stored."""
+    wh = tmp_path / "wh"
+    run_events(spark, hipages_profile, write_lines(tmp_path / "a.json", [L("a1")]), wh, "r1")
+    point = faults.point
+    landed = []
+
+    def other_writer_first(name):
+        if name == "events_writing" and not landed:  # r2's events transaction has begun
+            landed.append("other")
+            landed.append(run_events(spark, hipages_profile, write_lines(tmp_path / "o.json", [L("k1")]), wh,
+                                     "other").events_written)
+        point(name)
+
+    monkeypatch.setattr(faults, "point", other_writer_first)
+    monkeypatch.setattr(tables, "_sleep", lambda s: None)
+    rep = run_events(spark, hipages_profile, write_lines(tmp_path / "b.json", [L("k1"), L("b1")]), wh, "r2")
+    assert landed == ["other", 1]
+    assert (rep.batches[0]["attempts"], rep.events_written, rep.duplicates) == (2, 1, 1)
+    assert table_rows(spark, wh, "events", "event_id", "run_id") == [("a1", "r1"), ("b1", "r2"), ("k1", "other")]
 
 
 def test_late_events_are_merged_and_the_stats_recompute_exactly_the_changed_days(spark, hipages_profile, tmp_path):

@@ -6,8 +6,10 @@ and watch what the run makes of it. Unset (always, outside tests), `point()` doe
 
 Points, in the order a run passes them:
     reading            the input is listed (and a stream's batch planned), nothing read yet
-    rejects_committed  the rejects commit is made, the events MERGE is not
-    events_committed   the events MERGE is made; a stream's batch is not yet recorded
+    rejects_committed  the rejects commit is made, the events commit is not
+    events_writing     the events transaction has begun, at the version the batch was
+                       classified at; nothing of it is written
+    events_committed   the events commit is made; a stream's batch is not yet recorded
                        in its checkpoint, and no run report is written
     stats_committed    (hourly_stats) the stats commit is made, the run report is not
     staging_created    (export) the staging table exists, Spark has not written it
@@ -22,7 +24,7 @@ import time
 
 ENV = "CLICKSTREAM_PAUSE_AT"
 RESUME_ENV = "CLICKSTREAM_RESUME_FILE"
-POINTS = ("reading", "rejects_committed", "events_committed", "stats_committed", "staging_created",
+POINTS = ("reading", "rejects_committed", "events_writing", "events_committed", "stats_committed", "staging_created",
           "staging_written")
 
 

@@ -486,15 +486,12 @@ class KeyBounds:
 
         return cls(least("lo"), greatest("hi"), least("first_date"), greatest("last_date"))
 
-    def stored(self, horizon_days: int | None = None, key: str = "event_id", qualifier: str = "") -> Column:
-        def col(name: str) -> Column:
-            return F.col(f"{qualifier}.{name}" if qualifier else name)
-
+    def stored(self, horizon_days: int | None = None, key: str = "event_id") -> Column:
         if self.lo is None:  # no candidate line: nothing stored can share a key
             return F.lit(False)
-        within = (col(key) >= F.lit(self.lo)) & (col(key) <= F.lit(self.hi))
+        within = (F.col(key) >= F.lit(self.lo)) & (F.col(key) <= F.lit(self.hi))
         if horizon_days is not None:
-            within &= col("event_date").between(F.lit(self.first_date - timedelta(days=horizon_days)),
+            within &= F.col("event_date").between(F.lit(self.first_date - timedelta(days=horizon_days)),
                                                 F.lit(self.last_date + timedelta(days=horizon_days)))
         return within
 

@@ -5,12 +5,14 @@
                      file-source stream has not taken yet), classifies every line with
                      the transforms in `clickstream.rules.events`, then commits, per batch:
                      1. rejects: one replaceWhere on the batch's source files in `rejects`;
-                     2. new events: one MERGE into `events` (none if nothing is new);
+                     2. new events: one append to `events` (none if nothing is new) that
+                        lands only if the table is still at the version they were classified at;
                      and at the end the run report `_runs/<run_id>.events.json` (and the --csv extract).
 
 When the reject rate is above `max_reject_rate`, step 2 is skipped and the run exits 3.
 A run killed anywhere is repaired by running it again: the rejects are replaced, the
-MERGE inserts only what is missing, and a stream replays the batch it had not finished.
+classification finds the events already stored (duplicates), and a stream replays the
+batch it had not finished.
 When another writer commits to the events table during a batch, the batch is classified
 again and retried, at most `max_attempts` times.
 """
@@ -38,7 +40,7 @@ from clickstream.config.profiles import Profile, load_profile, validate_layout
 log = logging.getLogger("clickstream.events")
 
 
-# How the parsed lines are kept between the counts, the rejects and the MERGE.
+# How the parsed lines are kept between the counts, the rejects and the events commit.
 PARSED_STORAGE = StorageLevel.DISK_ONLY
 # Keys to compare copy by copy (see `event_rules.keys_to_compare`) up to this many are
 # broadcast to the lines; more (e.g. the same files ingested again) take a shuffle join.
@@ -68,10 +70,6 @@ def check_salt(profile: Profile, salt: str, allow_unsalted: bool) -> None:
         raise UsageError(f"profile {profile.name or 'events'} hashes PII ({', '.join(pii)}) and {PII_SALT_ENV} is not "
                          "set: set it (a secret, the same for every run into this warehouse), or pass "
                          "--allow-unsalted to hash without one, which a dictionary attack reverses")
-
-
-class TableMoved(Exception):
-    """The events table got a commit after this batch was classified against it."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +244,7 @@ def classify(lines: DataFrame, profile: Profile, existing_events: DataFrame, sal
 def input_events(spark: SparkSession, events_path: str, rep: run_reports.RunReport,
                  earlier: list[str] = ()) -> DataFrame:
     """The user_web_hits columns of the stored events whose lines are in this run's
-    input files, whichever run inserted them: a rerun of a run stopped after its MERGE
+    input files, whichever run inserted them: a rerun of a run stopped after its events commit
     finds them stored already (duplicates) and writes the extract that run would have.
     `earlier`: the files of stopped runs' committed batches, which the rerun does not
     take again (`ingested.files_of_unfinished_runs`; their dates are not known here, so
@@ -261,8 +259,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
     """Classify one batch against the events table as it is now, and commit it."""
     events_path = tables.table_path(warehouse, "events")
     version = tables.current_version(spark, events_path)
-    # Lines are parsed once and kept; the counts, the rejects and the MERGE read them.
-    # Everything that reads them runs before the MERGE: a write to the events table
+    # Lines are parsed once and kept; the counts, the rejects and the events commit read
+    # them. Everything that reads them runs before that commit: a write to the events table
     # invalidates cached plans that read it.
     headers = csv_headers(spark, cfg.profile, files)
     metadata = {"job": "events", "run_id": cfg.run_id, "source": cfg.source}
@@ -286,7 +284,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         existing = tables.read_version(spark, events_path, version).where(
             (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
         keys = keep(event_rules.keys_to_compare(parsed, existing))
-        # The compared lines (`keep`) are persisted once for the counts, the rejects and the MERGE.
+        # The compared lines (`keep`) are persisted once for the counts, the rejects and the commit.
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
         file_uris = [fs.file_uri(spark, f) for f in files]  # as source_file spells them
@@ -311,20 +309,17 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
             return batch
         if not batch.events_written:
             return batch
-        if tables.current_version(spark, events_path) != version:
-            raise TableMoved(f"the events table moved past version {version}")
         new_events = classified.filter(F.col("status") == "new").select(
             *[F.lit({"run_id": cfg.run_id, "source": cfg.source}[c]).alias(c) if c in ("run_id", "source")
               else F.col(c) for c in schemas.EVENTS_COLUMNS]
         )
-        batch.events_commit = tables.merge_new_events(spark, events_path, new_events, metadata, txn=txn,
-                                                      stored=bounds.stored(cfg.dedup_horizon_days, qualifier="t"))
-        inserted = int(batch.events_commit["metrics"].get("numTargetRowsInserted", -1)) if batch.events_commit else 0
-        if inserted != batch.events_written:
-            raise JobFailed(
-                f"the events MERGE inserted {inserted} events where {batch.events_written} were new: another "
-                "writer inserted some of them at the same moment; run again to record them as duplicates"
-            )
+        # Classified exactly against `version`: the commit lands only if no other writer's
+        # did since (else a conflict, and this batch is classified again).
+        batch.events_commit = tables.append_classified(spark, events_path, new_events, version, metadata, txn=txn)
+        written = int(batch.events_commit["metrics"].get("numOutputRows", -1)) if batch.events_commit else 0
+        if written != batch.events_written:
+            raise JobFailed(f"the events commit wrote {written} events where {batch.events_written} were new"
+                            + ("" if batch.events_commit else " (Delta skipped it: it holds this batch's transaction)"))
         faults.point("events_committed")
         return batch
     finally:
@@ -356,7 +351,7 @@ def commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines: 
     files = list(planned)
     batch, attempts = tables.retrying(
         lambda: _commit_batch(spark, cfg, warehouse, lines, files, txn), cfg.max_attempts, log, "classifying",
-        "nothing of the last attempt's events is committed", also=(TableMoved,))
+        "nothing of the last attempt's events is committed", also=(tables.TableMoved,))
     batch.attempts = attempts
     if batch.status == "succeeded":
         ingested.record(spark, warehouse, cfg.source, cfg.run_id, txn[1] if txn else None,

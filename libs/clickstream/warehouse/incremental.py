@@ -5,12 +5,13 @@ checkpoint has not seen, in one or more micro-batches, and stops. Spark records 
 batch's files in the checkpoint's offset and source logs before the batch runs, and
 marks the batch done (the commit log) only after `foreachBatch` returns: a run killed
 in between replays the same batch, with the same files, on its next start. Each
-batch's MERGE carries Delta's idempotent-write tag (txnAppId = the query's id, which
-the checkpoint keeps; txnVersion = the batch id), so a replayed batch commits once.
+batch's events commit carries Delta's idempotent-write tag (a SetTransaction: app id = the
+query's id, which the checkpoint keeps; version = the batch id), so a replayed batch
+commits once.
 
 There is one checkpoint per source profile and input root, under
 `<warehouse>/_checkpoints/`. Deleting it makes the next run read every file again;
-the events MERGE then finds every event already stored (no duplicates), and the
+the classification then finds every event already stored (no duplicates), and the
 rejects of those files are replaced.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 It proves that no line disappeared. The lines read are counted from the text itself,
 apart from the classification, and must equal records + blank lines + CSV header
 lines; records = events_written + rejected + duplicates; and the commits must hold
-what the counts say (the MERGE's inserted rows, the rejects written).
+what the counts say (the events commit's written rows, the rejects written).
 """
 from __future__ import annotations
 

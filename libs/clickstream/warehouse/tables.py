@@ -25,8 +25,9 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
+from clickstream.config import faults
 from clickstream.config.errors import JobFailed
 from clickstream.config.schemas import REJECTS_COLUMNS, REJECTS_SCHEMA
 from clickstream.warehouse import fs, run_reports
@@ -37,10 +38,9 @@ Result = TypeVar("Result")
 # The source of events written before the table had a `source` column and no run report says.
 LEGACY_SOURCE = "hipages"
 
-_REPORTED_METRICS = ("numSourceRows", "numTargetRowsInserted", "numTargetFilesAdded", "executionTimeMs")
+_REPORTED_METRICS = ("numOutputRows", "numFiles", "numSourceRows", "numTargetRowsInserted", "numTargetFilesAdded",
+                     "executionTimeMs")
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-_TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
-_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 # The events and hourly tables keep a change data feed: `hourly_stats` and `sessions`
 # find the days that changed since their last run in the events table's, `rollup` in
 # the hourly table's.
@@ -49,7 +49,7 @@ CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 # writes for each column it names) cover the columns its readers filter on: `source`
 # and `event_id` (each run's dedup reads, by key range), `time_stamp` (analysts' time
 # ranges) and `source_file` (a rerun's extract); `event_date` is the partition. Leaving
-# out the rest (the URL, IP, properties, levels, ids) makes the MERGE's write cheaper:
+# out the rest (the URL, IP, properties, levels, ids) makes the events write cheaper:
 # 5.8 s against 6.9 s for 1M new events (docs/performance.md).
 EVENTS_STATS_COLUMNS = ("source", "event_id", "time_stamp", "source_file")
 EVENTS_STATS = {"delta.dataSkippingStatsColumns": ",".join(EVENTS_STATS_COLUMNS)}
@@ -205,23 +205,6 @@ def commit_metadata(spark: SparkSession, **fields):
         spark.conf.unset(_USER_METADATA)
 
 
-@contextmanager
-def idempotent(spark: SparkSession, txn: tuple[str, int] | None):
-    """Make the Delta writes inside the block idempotent: a write tagged (app id,
-    version) is skipped when the table already holds a commit of that app id with
-    that version or a later one (Delta's SetTransaction). `None`: a plain write."""
-    if txn is None:
-        yield
-        return
-    spark.conf.set(_TXN_APP_ID, txn[0])
-    spark.conf.set(_TXN_VERSION, str(txn[1]))
-    try:
-        yield
-    finally:
-        spark.conf.unset(_TXN_APP_ID)
-        spark.conf.unset(_TXN_VERSION)
-
-
 def user_metadata(value: str | None) -> dict:
     """A commit's userMetadata as written by `commit_metadata`; {} for anything else."""
     try:
@@ -275,7 +258,7 @@ def one_commit(spark: SparkSession):
 def commit_tagged(table: DeltaTable, commit_id: str) -> dict | None:
     """The commit whose userMetadata carries `commit_id`, among the newest (the last 5,
     then the last 100 when other writers were busy), or None when there is none (Delta
-    made no commit: an idempotent write it had seen, or nothing to write)."""
+    made no commit: nothing to write)."""
     for depth in (5, 100):
         for row in table.history(depth).collect():
             if user_metadata(row["userMetadata"]).get("commit_id") == commit_id:
@@ -283,25 +266,66 @@ def commit_tagged(table: DeltaTable, commit_id: str) -> dict | None:
     return None
 
 
-def merge_new_events(spark: SparkSession, path: str, new_events: DataFrame, metadata: dict,
-                     txn: tuple[str, int] | None = None, stored: Column | None = None) -> dict | None:
-    """Insert the events whose (source, event_id) the table lacks, in one MERGE commit tagged with
-    `metadata` (which names the run_id); return that commit, or None when Delta
-    skipped it as already committed (see `idempotent`). `stored`: a predicate on the
-    target (alias `t`) that every stored event sharing a key with `new_events` meets
-    (`KeyBounds.stored`): Delta reads only the files whose statistics allow it."""
-    table = DeltaTable.forPath(spark, path)
-    # The literal source prunes the other feeds' files (through the file statistics: the
-    # table is partitioned by date, and the dedup key spans dates, so no date pruning
-    # unless `stored` holds an opted-in horizon).
-    condition = F.expr(
-        f"t.source = {sql_string(metadata['source'])} AND t.source = s.source AND t.event_id = s.event_id"
-        if metadata.get("source") else "t.source = s.source AND t.event_id = s.event_id")
-    if stored is not None:
-        condition &= stored
-    with commit_metadata(spark, **metadata), idempotent(spark, txn), one_commit(spark) as commit_id:
-        table.alias("t").merge(new_events.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    return commit_tagged(table, commit_id)
+class TableMoved(Exception):
+    """A table got a commit after a batch was classified against it."""
+
+
+def append_classified(spark: SparkSession, path: str, rows: DataFrame, read_version: int, metadata: dict,
+                      txn: tuple[str, int] | None = None, partition: str = "event_date") -> dict | None:
+    """Append `rows`, which were classified against the table at `read_version`, in one
+    commit that lands only if no other writer committed after that version; return that
+    commit, or None when the table already holds `txn`, (app id, version): Delta's
+    idempotent-write tag (SetTransaction), which the commit carries, so that a replayed
+    stream batch commits once.
+
+    One optimistic transaction through Delta's JVM API: its snapshot must be
+    `read_version` (else TableMoved, before anything is written), and it declares that
+    it read the whole table, so a data commit that lands after `read_version` and
+    before this one fails it with ConcurrentAppendException (Delta's conflict check;
+    a blind append, which no job here makes, would not). The classification was exact
+    at `read_version`, so nothing else needs comparing: unlike a MERGE, the commit
+    reads none of the stored keys, whatever the size of the table. The rows are
+    shuffled by `partition` first: one file per partition value, as the MERGE wrote."""
+    jvm = spark._jvm
+    delta = jvm.org.apache.spark.sql.delta
+    # Delta's transaction reads its settings from the thread's active session: this one.
+    jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)
+    transaction = delta.DeltaLog.forTable(spark._jsparkSession, path).startTransaction()
+    at = transaction.snapshot().version()
+    if at != read_version:
+        raise TableMoved(f"{path.rstrip('/').rsplit('/', 1)[-1]} moved past version {read_version} (now {at})")
+    if txn is not None and transaction.txnVersion(txn[0]) >= txn[1]:
+        return None
+    transaction.readWholeTable()
+    faults.point("events_writing")
+    option = jvm.scala.Option.apply
+    # The commit's userMetadata as `commit_metadata` writes it, given to the operation
+    # (which wins over the session's setting).
+    operation = delta.DeltaOperations.Write(
+        jvm.org.apache.spark.sql.SaveMode.Append, option(jvm.PythonUtils.toSeq([partition])), option(None),
+        option(json.dumps(metadata, sort_keys=True)), *[option(None)] * (_write_arity(jvm) - 4))
+    actions = transaction.writeFiles(rows.repartition(partition)._jdf)
+    if txn is not None:
+        transaction.updateSetTransaction(txn[0], txn[1], option(int(time.time() * 1000)))
+    return commit_at(DeltaTable.forPath(spark, path), transaction.commit(actions, operation))
+
+
+def commit_at(table: DeltaTable, version: int) -> dict:
+    """Version, operation and metrics of the table's commit `version`, one of its
+    newest (the last 5, then the last 100 when other writers were busy)."""
+    for depth in (5, 100):
+        rows = table.history(depth).where(F.col("version") == version).collect()
+        if rows:
+            return _commit(rows[0])
+    raise JobFailed(f"commit {version} is made, but not among the table's last 100 to report: other writers were "
+                    "that busy; a rerun finds its rows stored")
+
+
+def _write_arity(jvm) -> int:
+    """The number of fields of Delta's `DeltaOperations.Write` (4 in Delta 3.3, 9 in 4.4;
+    every one after the mode is an Option)."""
+    cls = jvm.py4j.reflection.ReflectionUtil.classForName("org.apache.spark.sql.delta.DeltaOperations$Write")
+    return max(c.getParameterCount() for c in cls.getConstructors())
 
 
 def replace_rejects(spark: SparkSession, path: str, rejects: DataFrame, source_files: list[str]) -> dict | None:
