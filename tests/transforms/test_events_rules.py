@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pyspark.sql.functions as F
+import pytest
 from chispa import assert_df_equality
 
 from clickstream.config import schemas
@@ -263,7 +264,8 @@ def test_rejected_lines_are_not_deduplicated(spark, hipages_profile):
     ]
 
 
-def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipages_profile):
+@pytest.mark.parametrize("probe", [False, True])
+def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipages_profile, probe):
     stored = (
         classify(spark, hipages_profile, [line(event_id="s1"), line(event_id="s2")])
         .withColumn("run_id", F.lit("old"))
@@ -278,8 +280,10 @@ def test_keys_to_compare_are_repeated_candidate_keys_and_stored_keys(spark, hipa
         line(event_id="e3"),                        # ... so e3 has one candidate copy
         "", "",
     ]), hipages_profile)
-    got = event_rules.keys_to_compare(parsed, stored)
+    got = event_rules.keys_to_compare(parsed, stored, probe=probe)
     assert sorted(r["event_id"] for r in got.collect()) == ["e1", "s1"]
+    # The probe broadcasts the batch's key hashes to the stored keys.
+    assert ("BroadcastHashJoin [xxhash64(event_id" in got._jdf.queryExecution().executedPlan().toString()) == probe
 
 
 def test_dedup_status_is_the_same_with_a_broadcast_comparison(spark, hipages_profile):

@@ -513,17 +513,28 @@ def file_summary(df: DataFrame, key: str = "event_id") -> DataFrame:
     )
 
 
-def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id") -> DataFrame:
+def keys_to_compare(df: DataFrame, existing: DataFrame, key: str = "event_id", probe: bool = False) -> DataFrame:
     """The keys whose lines need comparing copy by copy: keys that more than one
     candidate line carries, and keys already in `existing`. One column, `key`.
 
     Usually a small share of the lines: every other candidate line is the only copy of
     a new key, hence `new` without a comparison. Finding these keys shuffles the keys
     alone, never whole lines.
+
+    `probe`: find the stored keys by a broadcast of the batch keys' 64-bit hashes
+    (`xxhash64`, 8 bytes a key) instead of a shuffle join, so the stored keys, however
+    many, are read and never shuffled; the few stored keys whose hash matches are then
+    joined to the batch's keys exactly (a hash collision only costs that join a row).
+    For a batch whose hashes fit the driver's memory: the caller decides.
     """
     keys = df.where(_is_candidate()).select(key)
     repeated = keys.groupBy(key).count().where(F.col("count") > 1).select(key)
-    stored = existing.select(key).join(keys, on=key, how="left_semi")
+    if probe:
+        hashes = F.broadcast(keys.select(F.xxhash64(key).alias("_hash")))
+        stored = (existing.select(key).join(hashes, F.xxhash64(F.col(key)) == F.col("_hash"), "left_semi")
+                  .join(keys, on=key, how="left_semi"))
+    else:
+        stored = existing.select(key).join(keys, on=key, how="left_semi")
     return repeated.unionByName(stored).distinct()
 
 

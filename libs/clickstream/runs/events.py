@@ -45,6 +45,11 @@ PARSED_STORAGE = StorageLevel.DISK_ONLY
 # Keys to compare copy by copy (see `event_rules.keys_to_compare`) up to this many are
 # broadcast to the lines; more (e.g. the same files ingested again) take a shuffle join.
 BROADCAST_KEYS = 200_000
+# A batch of up to this many lines finds its stored keys by a broadcast of its keys'
+# hashes (8 bytes a key: 16 MB at most, about 3x that in the broadcast's hash map), so the
+# stored keys are never shuffled (`keys_to_compare(probe=True)`); a bigger batch (a first
+# load, a backfill in one batch) takes the shuffle join, which bounds driver memory.
+PROBE_LINES = 2_000_000
 
 
 # Salt of the profiles' `pii: sha256` fields, read from the driver's environment.
@@ -283,7 +288,8 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         bounds = event_rules.KeyBounds.over(summary)
         existing = tables.read_version(spark, events_path, version).where(
             (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
-        keys = keep(event_rules.keys_to_compare(parsed, existing))
+        probe = sum(row["lines"] for row in summary) <= PROBE_LINES
+        keys = keep(event_rules.keys_to_compare(parsed, existing, probe=probe))
         # The compared lines (`keep`) are persisted once for the counts, the rejects and the commit.
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
