@@ -285,11 +285,11 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         # say they can hold one.
         summary = parsed.transform(event_rules.file_summary).collect()  # one row per file
         reads = ingested.reads_of(spark, summary)
+        lines_read = sum(read.lines for read in reads.values())
         bounds = event_rules.KeyBounds.over(summary)
         existing = tables.read_version(spark, events_path, version).where(
             (F.col("source") == cfg.source) & bounds.stored(cfg.dedup_horizon_days))
-        probe = sum(row["lines"] for row in summary) <= PROBE_LINES
-        keys = keep(event_rules.keys_to_compare(parsed, existing, probe=probe))
+        keys = keep(event_rules.keys_to_compare(parsed, existing, probe=lines_read <= PROBE_LINES))
         # The compared lines (`keep`) are persisted once for the counts, the rejects and the commit.
         compare = F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
         classified = parsed.transform(event_rules.with_dedup_status, existing, compare=compare, keep=keep)
@@ -297,7 +297,7 @@ def _commit_batch(spark: SparkSession, cfg: EventsConfig, warehouse: str, lines:
         gone = missing_files(spark, cfg, files, file_uris, reads)
         batch = run_reports.Batch(files=[f for f in files if f not in gone], files_missing=gone,
                                   txn_version=txn[1] if txn else None,
-                                  lines_read=sum(read.lines for read in reads.values()), reads=reads,
+                                  lines_read=lines_read, reads=reads,
                                   **run_reports.count_statuses(classified))
         batch.check_arithmetic()
         rejects = classified.transform(event_rules.to_rejects, cfg.run_id)

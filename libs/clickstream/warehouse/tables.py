@@ -10,7 +10,6 @@ import uuid
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
-import pyspark.sql.functions as F
 import pyspark.sql.types as T
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -198,11 +197,16 @@ def current_version(spark: SparkSession, path: str) -> int:
 def commit_metadata(spark: SparkSession, **fields):
     """Tag the Delta commits made inside the block (`DESCRIBE HISTORY` shows it as
     userMetadata), so a table's history leads back to the run report."""
-    spark.conf.set(_USER_METADATA, json.dumps(fields, sort_keys=True))
+    spark.conf.set(_USER_METADATA, metadata_text(fields))
     try:
         yield
     finally:
         spark.conf.unset(_USER_METADATA)
+
+
+def metadata_text(fields: dict) -> str:
+    """A commit's userMetadata as this project writes it (`user_metadata` reads it back)."""
+    return json.dumps(fields, sort_keys=True)
 
 
 def user_metadata(value: str | None) -> dict:
@@ -245,7 +249,7 @@ def one_commit(spark: SparkSession):
     other writers committed before or after it, without reading the version first."""
     previous = spark.conf.get(_USER_METADATA, None)
     commit_id = uuid.uuid4().hex
-    spark.conf.set(_USER_METADATA, json.dumps({**user_metadata(previous), "commit_id": commit_id}, sort_keys=True))
+    spark.conf.set(_USER_METADATA, metadata_text({**user_metadata(previous), "commit_id": commit_id}))
     try:
         yield commit_id
     finally:
@@ -259,10 +263,17 @@ def commit_tagged(table: DeltaTable, commit_id: str) -> dict | None:
     """The commit whose userMetadata carries `commit_id`, among the newest (the last 5,
     then the last 100 when other writers were busy), or None when there is none (Delta
     made no commit: nothing to write)."""
+    row = _newest_commit(table, lambda r: user_metadata(r["userMetadata"]).get("commit_id") == commit_id)
+    return _commit(row) if row else None
+
+
+def _newest_commit(table: DeltaTable, matches: Callable):
+    """The newest history row that `matches`, among the last 5, then the last 100 when
+    other writers were busy; None when there is none."""
     for depth in (5, 100):
         for row in table.history(depth).collect():
-            if user_metadata(row["userMetadata"]).get("commit_id") == commit_id:
-                return _commit(row)
+            if matches(row):
+                return row
     return None
 
 
@@ -303,7 +314,7 @@ def append_classified(spark: SparkSession, path: str, rows: DataFrame, read_vers
     # (which wins over the session's setting).
     operation = delta.DeltaOperations.Write(
         jvm.org.apache.spark.sql.SaveMode.Append, option(jvm.PythonUtils.toSeq([partition])), option(None),
-        option(json.dumps(metadata, sort_keys=True)), *[option(None)] * (_write_arity(jvm) - 4))
+        option(metadata_text(metadata)), *[option(None)] * (_write_arity(jvm) - 4))
     actions = transaction.writeFiles(rows.repartition(partition)._jdf)
     if txn is not None:
         transaction.updateSetTransaction(txn[0], txn[1], option(int(time.time() * 1000)))
@@ -313,10 +324,9 @@ def append_classified(spark: SparkSession, path: str, rows: DataFrame, read_vers
 def commit_at(table: DeltaTable, version: int) -> dict:
     """Version, operation and metrics of the table's commit `version`, one of its
     newest (the last 5, then the last 100 when other writers were busy)."""
-    for depth in (5, 100):
-        rows = table.history(depth).where(F.col("version") == version).collect()
-        if rows:
-            return _commit(rows[0])
+    row = _newest_commit(table, lambda r: r["version"] == version)
+    if row:
+        return _commit(row)
     raise JobFailed(f"commit {version} is made, but not among the table's last 100 to report: other writers were "
                     "that busy; a rerun finds its rows stored")
 
