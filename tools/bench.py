@@ -128,6 +128,16 @@ def default_files(events: int) -> int:
     return max(4, events // 250_000)
 
 
+def ids_suffix(random_ids: bool) -> str:
+    """What random-id runs add to the name of what they cache and keep."""
+    return "-random" if random_ids else ""
+
+
+def ids_name(summary: dict) -> str:
+    """The ids of a kept run, as docs/benchmarks.md names them."""
+    return "random" if summary.get("random_ids") else "hex"
+
+
 def cached(target: Path, what: str, build) -> Path:
     """`target`, made by `build()` unless a `_COMPLETE` marker says an earlier run made it whole."""
     if (target / "_COMPLETE").exists():
@@ -143,7 +153,7 @@ def input_dir(events: int, files: int, seed: int, work: Path, name: str | None =
               generate_opts: tuple[str, ...] = (), random_ids: bool = False) -> Path:
     """The generated input for these parameters (in `work/name`, default
     input-<N>-<K>-<seed>[-random]), generated on first use."""
-    target = work / (name or f"input-{events}-{files}-{seed}{'-random' if random_ids else ''}")
+    target = work / (name or f"input-{events}-{files}-{seed}{ids_suffix(random_ids)}")
     generate_opts = (*generate_opts, *(["--random-ids"] if random_ids else []))
     return cached(target, f"generating {events} events in {files} files", lambda: measure(
         ["./spark-submit.sh", "generate", "--events", str(events), "--files", str(files),
@@ -177,7 +187,7 @@ HISTORY_FIRST_ID = 10**9  # the history's rows: ids of their own, never the new 
 def history_warehouse(events: int, seed: int, work: Path, submit_opts: list[str], random_ids: bool = False) -> Path:
     """A warehouse holding `events` generated events over the 30 days before the bench
     input's, ingested by the pipeline once and cached (`_COMPLETE` says it is whole)."""
-    suffix = "-random" if random_ids else ""
+    suffix = ids_suffix(random_ids)
     target = work / f"history-wh-{events}{suffix}"
     if (target / "_COMPLETE").exists():
         return target
@@ -205,7 +215,7 @@ def into_history(inp: Path, history: Path, work: Path, i: int, submit_opts: list
 def report_warehouse(inp: Path, events: int, work: Path, submit_opts: list[str], random_ids: bool = False) -> Path:
     """A warehouse of the bench input with every table the report reads, built once and
     cached (`_COMPLETE` says it is whole)."""
-    target = work / f"report-wh-{events}{'-random' if random_ids else ''}"
+    target = work / f"report-wh-{events}{ids_suffix(random_ids)}"
     return cached(target, "building the report's warehouse", lambda: measure(
         pipeline_cmd(inp, target, "report-wh", "events,hourly_stats,sessions", submit_opts), work / "report-wh.log"))
 
@@ -292,7 +302,7 @@ def summarize(events: int, runs: list[dict], input_mb: float, confs: list[str] =
 def result_key(summary: dict) -> str:
     """Where a summary is kept in docs/benchmarks.json: its event count, and `-random` for
     random 15-digit ids."""
-    return f"{summary['events']}{'-random' if summary.get('random_ids') else ''}"
+    return f"{summary['events']}{ids_suffix(summary.get('random_ids', False))}"
 
 
 def measured_keys(results: dict) -> list[str]:
@@ -310,7 +320,7 @@ def markdown(results: dict) -> str:
         r = results[key]
         if "floor_wall_s" not in r:  # measured before the floor was part of the benchmark
             continue
-        rows.append(f"| {r['events']:,} | {'random' if r.get('random_ids') else 'hex'} | {r['input_mb']} | {r['runs']} | {r['total_wall_s']} "
+        rows.append(f"| {r['events']:,} | {ids_name(r)} | {r['input_mb']} | {r['runs']} | {r['total_wall_s']} "
                     f"({r['events_step_s']} + {r['hourly_stats_step_s']}) | {r['floor_wall_s']} | "
                     f"{r['ratio_floor']}x | {r['duckdb_wall_s']} | {r['ratio']}x | {r['events_per_s']:,} | "
                     f"{r['peak_rss_mb']} ({r['floor_peak_rss_mb']}) | {r['max_files_per_partition']} | "
@@ -322,7 +332,7 @@ def markdown(results: dict) -> str:
                  "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for _, r in grown:
             h = r["history"]
-            rows.append(f"| {r['events']:,} | {'random' if r.get('random_ids') else 'hex'} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
+            rows.append(f"| {r['events']:,} | {ids_name(r)} | {r['total_wall_s']} | {h['events']:,} | {h['exact']['wall_s']} | "
                         f"{h['exact']['ratio_empty']}x | {h['horizon_1d']['wall_s']} | "
                         f"{h['horizon_1d']['ratio_empty']}x | {r['measured_at']} |")
     reported = [results[k] for k in measured_keys(results) if "report" in results[k]]
